@@ -1,0 +1,167 @@
+"""A small GPT, nanoGPT style: read it top to bottom.
+
+    from model import GPT, GPTConfig
+    model = GPT(GPTConfig(vocab_size=1024))
+    logits, loss = model(idx, targets)        # targets == -1 are ignored by the loss
+
+Token + learned position embeddings -> n_layer pre-norm blocks (causal self-attention through
+PyTorch's scaled_dot_product_attention, then an MLP) -> final LayerNorm -> LM head. The LM head
+shares its weight with the token embedding ("tied"): the logit of token v is the dot product of
+the last hidden state with v's embedding. softmax(logits / T) is the distribution that
+sample.py reshapes with temperature, top-k and top-p.
+"""
+import math
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+@dataclass
+class GPTConfig:
+    vocab_size: int = 1024
+    block_size: int = 256      # longest sequence (prompt + completion) the model sees
+    n_layer: int = 4
+    n_head: int = 4
+    n_embd: int = 128
+    dropout: float = 0.0
+
+
+class CausalSelfAttention(nn.Module):
+    def __init__(self, cfg):
+        super().__init__()
+        assert cfg.n_embd % cfg.n_head == 0, "n_embd must be a multiple of n_head"
+        self.n_head = cfg.n_head
+        self.qkv = nn.Linear(cfg.n_embd, 3 * cfg.n_embd, bias=False)
+        self.proj = nn.Linear(cfg.n_embd, cfg.n_embd, bias=False)
+        self.dropout = cfg.dropout
+
+    def forward(self, x, mask=None, cache=None, layer=0):
+        B, T, C = x.shape
+        q, k, v = self.qkv(x).split(C, dim=2)
+        # (B, T, C) -> (B, heads, T, head_dim)
+        q, k, v = (t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v))
+        if cache is not None:  # append this step's keys/values, attend over everything so far
+            k, v = cache.update(layer, k, v)
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=mask is None,
+                                           dropout_p=self.dropout if self.training else 0.0)
+        return self.proj(y.transpose(1, 2).contiguous().view(B, T, C))
+
+
+class KVCache:
+    """Keys and values of every layer for the tokens seen so far, so that generating one more
+    token costs one token's compute instead of re-running the whole sequence."""
+
+    def __init__(self, cfg, batch_size, max_len, device, dtype=torch.float32):
+        shape = (cfg.n_layer, 2, batch_size, cfg.n_head, max_len, cfg.n_embd // cfg.n_head)
+        self.kv = torch.zeros(shape, device=device, dtype=dtype)
+        self.len = 0  # positions filled (the same for every row; padding is masked instead)
+
+    def update(self, layer, k, v):
+        T = k.size(2)
+        if self.len + T > self.kv.size(4):
+            raise ValueError(f"KV cache full ({self.kv.size(4)} positions)")
+        self.kv[layer, 0, :, :, self.len:self.len + T] = k
+        self.kv[layer, 1, :, :, self.len:self.len + T] = v
+        return self.kv[layer, 0, :, :, :self.len + T], self.kv[layer, 1, :, :, :self.len + T]
+
+    def select(self, rows):
+        """Keep only some batch rows (finished samples leave the batch), or repeat rows."""
+        self.kv = self.kv[:, :, rows]
+
+
+class MLP(nn.Module):
+    def __init__(self, cfg):
+        super().__init__()
+        self.fc = nn.Linear(cfg.n_embd, 4 * cfg.n_embd, bias=False)
+        self.proj = nn.Linear(4 * cfg.n_embd, cfg.n_embd, bias=False)
+
+    def forward(self, x):
+        return self.proj(F.gelu(self.fc(x)))
+
+
+class Block(nn.Module):
+    """Pre-norm residual block: x + attn(ln(x)), then x + mlp(ln(x))."""
+
+    def __init__(self, cfg):
+        super().__init__()
+        self.ln1, self.attn = nn.LayerNorm(cfg.n_embd), CausalSelfAttention(cfg)
+        self.ln2, self.mlp = nn.LayerNorm(cfg.n_embd), MLP(cfg)
+        self.drop = nn.Dropout(cfg.dropout)
+
+    def forward(self, x, mask=None, cache=None, layer=0):
+        x = x + self.drop(self.attn(self.ln1(x), mask, cache, layer))
+        return x + self.drop(self.mlp(self.ln2(x)))
+
+
+class GPT(nn.Module):
+    def __init__(self, cfg):
+        super().__init__()
+        self.cfg = cfg
+        self.wte = nn.Embedding(cfg.vocab_size, cfg.n_embd)
+        self.wpe = nn.Embedding(cfg.block_size, cfg.n_embd)
+        self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layer))
+        self.ln_f = nn.LayerNorm(cfg.n_embd)
+        self.lm_head = nn.Linear(cfg.n_embd, cfg.vocab_size, bias=False)
+        self.lm_head.weight = self.wte.weight  # tied: one matrix embeds tokens and scores them
+        self.apply(self._init_weights)
+        # GPT-2: scale the residual-branch outputs down so the residual stream's variance
+        # does not grow with depth
+        for name, p in self.named_parameters():
+            if name.endswith("proj.weight"):
+                nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * cfg.n_layer))
+
+    @staticmethod
+    def _init_weights(m):
+        # small weights -> nearly uniform initial predictions -> initial loss ~ ln(vocab_size)
+        if isinstance(m, (nn.Linear, nn.Embedding)):
+            nn.init.normal_(m.weight, mean=0.0, std=0.02)
+
+    def num_params(self, non_embedding=False):
+        n = sum(p.numel() for p in self.parameters())  # the tied matrix is counted once
+        return n - self.wpe.weight.numel() - self.wte.weight.numel() if non_embedding else n
+
+    def forward(self, idx, targets=None, cache=None, key_mask=None, pos=None):
+        """idx (B, T) token ids -> logits (B, T, V); with targets (B, T), also the mean
+        cross-entropy over the positions whose target is not -1.
+
+        For generation (sample.py): `cache` holds earlier tokens' keys and values; `key_mask`
+        (B, cache.len + T) is False at padding (prompts of different lengths are left-padded);
+        `pos` (B, T) are the position ids, which skip the padding.
+        """
+        B, T = idx.shape
+        past = cache.len if cache is not None else 0
+        if past + T > self.cfg.block_size:
+            raise ValueError(f"sequence of {past + T} tokens exceeds block_size {self.cfg.block_size}")
+        if pos is None:
+            pos = torch.arange(past, past + T, device=idx.device)
+        mask = None  # None = plain causal attention (training): the fast path
+        if cache is not None or key_mask is not None:
+            q_at = torch.arange(past, past + T, device=idx.device)[:, None]
+            k_at = torch.arange(past + T, device=idx.device)[None, :]
+            mask = (k_at <= q_at)[None]                     # causal, offset by the cached length
+            if key_mask is not None:
+                mask = mask & key_mask[:, None, :]          # never attend to padding...
+            mask = (mask | (k_at == q_at))[:, None]         # ...but a pad query sees itself (no NaN rows)
+        x = self.wte(idx) + self.wpe(pos)
+        for i, block in enumerate(self.blocks):
+            x = block(x, mask, cache, i)
+        if cache is not None:
+            cache.len += T
+        logits = self.lm_head(self.ln_f(x))
+        if targets is None:
+            return logits, None
+        loss = F.cross_entropy(logits.float().view(-1, logits.size(-1)), targets.view(-1), ignore_index=-1)
+        return logits, loss
+
+
+def load_model(path, device="cpu"):
+    """The GPT stored in a train.py checkpoint, in eval mode, and the checkpoint dict."""
+    if not os.path.exists(path):
+        raise SystemExit(f"error: no checkpoint at {path} (run `python train.py` first)")
+    ckpt = torch.load(path, map_location=device, weights_only=False)
+    model = GPT(GPTConfig(**ckpt["config"])).to(device)
+    model.load_state_dict(ckpt["model"])
+    return model.eval(), ckpt
