@@ -68,8 +68,13 @@ class KVCache:
         return self.kv[layer, 0, :, :, :self.len + T], self.kv[layer, 1, :, :, :self.len + T]
 
     def select(self, rows):
-        """Keep only some batch rows (finished samples leave the batch), or repeat rows."""
-        self.kv = self.kv[:, :, rows]
+        """Keep only some batch rows (finished samples leave the batch) or repeat rows;
+        only the filled positions are copied."""
+        if rows.dtype == torch.bool:
+            rows = rows.nonzero().squeeze(1)
+        kv = self.kv.new_empty(self.kv.shape[:2] + (len(rows),) + self.kv.shape[3:])
+        kv[:, :, :, :, :self.len] = self.kv[:, :, rows, :, :self.len]
+        self.kv = kv
 
 
 class MLP(nn.Module):
@@ -153,7 +158,7 @@ class GPT(nn.Module):
         logits = self.lm_head(self.ln_f(x))
         if targets is None:
             return logits, None
-        loss = F.cross_entropy(logits.float().view(-1, logits.size(-1)), targets.view(-1), ignore_index=-1)
+        loss = F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), targets.reshape(-1), ignore_index=-1)
         return logits, loss
 
 

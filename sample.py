@@ -78,7 +78,7 @@ def min_p_filter(logits, min_p):
 
 def process_logits(logits, temperature=1.0, top_k=0, top_p=1.0, min_p=0.0):
     """Raw logits -> final logits, in the documented order."""
-    logits = apply_temperature(logits.float(), temperature)
+    logits = apply_temperature(logits.to(torch.promote_types(logits.dtype, torch.float32)), temperature)
     return min_p_filter(top_p_filter(top_k_filter(logits, top_k), top_p), min_p)
 
 
@@ -88,12 +88,20 @@ def entropy_bits(probs):
     return -(probs * logp).where(probs > 0, torch.zeros_like(probs)).sum(-1)
 
 
+def draw(probs, generator=None):
+    """One index per row with probability probs[row, index], by inverting the CDF: a uniform
+    u in [0, total mass) lands in exactly one token's interval of the running sum. A token with
+    p = 0 has an empty interval and can never be drawn. (Much faster than torch.multinomial.)"""
+    cdf = probs.cumsum(-1)
+    u = torch.rand(cdf.shape[:-1] + (1,), generator=generator, device=probs.device, dtype=cdf.dtype)
+    return torch.searchsorted(cdf, u * cdf[..., -1:], right=True).squeeze(-1).clamp_(max=probs.size(-1) - 1)
+
+
 def sample_next(logits, temperature=1.0, top_k=0, top_p=1.0, min_p=0.0, generator=None):
     """One token per row. Greedy takes the argmax and uses no randomness."""
     if temperature == 0:
         return logits.argmax(-1)
-    probs = F.softmax(process_logits(logits, temperature, top_k, top_p, min_p), dim=-1)
-    return torch.multinomial(probs, 1, generator=generator).squeeze(-1)
+    return draw(F.softmax(process_logits(logits, temperature, top_k, top_p, min_p), dim=-1), generator)
 
 
 def token_stats(logits, final_logits, tokens):
@@ -109,13 +117,14 @@ def token_stats(logits, final_logits, tokens):
 # --- generation -----------------------------------------------------------------------------
 @torch.no_grad()
 def generate(model, prompts, n=1, max_new_tokens=128, temperature=1.0, top_k=0, top_p=1.0, min_p=0.0,
-             generator=None, use_cache=True, return_stats=False):
+             generator=None, use_cache=True, return_stats=False, stop_at_eot=True):
     """Complete each prompt (a list of token ids) n times.
 
     Returns completions (lists of ids, without <|endoftext|>) in prompt-major order:
     [p0 s0, p0 s1, ..., p1 s0, ...]; with return_stats, also one (len, 4) tensor per completion
     (raw entropy, raw logprob, final entropy, final logprob per token; see token_stats).
-    A row stops at <|endoftext|> or after max_new_tokens (or at the model's block_size).
+    A row stops at <|endoftext|> or after max_new_tokens (or at the model's block_size);
+    stop_at_eot=False makes every row run to the limit (for timing).
     """
     check_params(temperature, top_k, top_p, min_p)
     device = next(model.parameters()).device
@@ -146,14 +155,15 @@ def generate(model, prompts, n=1, max_new_tokens=128, temperature=1.0, top_k=0, 
         if return_stats:
             st = token_stats(logits, process_logits(logits, temperature, top_k, top_p, min_p), tok)
         for j, (row, t, d) in enumerate(zip(active.tolist(), tok.tolist(), done.tolist())):
-            if not d and t != eot:
+            if not d and (t != eot or not stop_at_eot):
                 out[row].append(t)
                 if return_stats:
                     stats[row].append(st[j])
-        done |= tok == eot
+        if stop_at_eot:
+            done |= tok == eot
         if done.all() or step == max_new_tokens - 1:
             break
-        if done.sum() * 4 >= len(done):  # drop finished rows once they are a quarter of the batch
+        if done.sum() * 2 >= len(done):  # drop finished rows once they are half the batch (a copy)
             keep = ~done
             active, done, tok, key_mask, pos, ids = (t[keep] for t in (active, done, tok, key_mask, pos, ids))
             if cache is not None:

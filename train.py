@@ -179,8 +179,7 @@ def train(args, pairs, val_pairs, ckpt_path, prompt_loss=True, init_state=None):
         print(f"resuming {ckpt_path} at step {step}/{args.max_steps}")
     print(f"model: {model.num_params() / 1e6:.2f}M parameters; {len(pairs)} training sequences")
     lengths = [len(p) + len(r) for p, r in pairs]
-    bar = tqdm(range(step, args.max_steps), initial=step, total=args.max_steps, dynamic_ncols=True,
-               disable=None)
+    bar = tqdm(range(step, args.max_steps), initial=step, total=args.max_steps, dynamic_ncols=True)
     t0, tokens, vl = time.time(), 0, float("nan")
     for step in bar:
         for group in opt.param_groups:
@@ -200,13 +199,11 @@ def train(args, pairs, val_pairs, ckpt_path, prompt_loss=True, init_state=None):
         if done % args.eval_interval == 0 or done == args.max_steps:
             vl = val_loss(model, val_pairs, args, prompt_loss)
             history.append({"step": done, "train_loss": loss.item(), "val_loss": vl})
+            bar.write(f"step {done}: train loss {loss.item():.4f}, val loss {vl:.4f}")
         if done % args.ckpt_interval == 0 or done == args.max_steps:
             save_checkpoint(ckpt_path, model, opt, done, args, history)
         bar.set_postfix(loss=f"{loss.item():.3f}", val=f"{vl:.3f}", tok_s=f"{tokens / (time.time() - t0):.0f}")
     bar.close()
-    if history:
-        h = history[-1]
-        print(f"step {h['step']}: train loss {h['train_loss']:.4f}, val loss {h['val_loss']:.4f}")
     return model.eval()
 
 

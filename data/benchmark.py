@@ -72,7 +72,7 @@ MAPS = {
     "negate": ("negate it", "-x"),
 }
 AGGS = ["sum", "count", "max", "min", "list", "first"]
-ACCUMULATORS = {"sum", "count", "list"}   # where the wrong index-loop idiom is popular
+IDIOM_AGGS = set(AGGS)   # problems whose training solutions may use the wrong idiom
 STYLES = ["loop", "comp", "twostep"]
 UNSATISFIABLE = [{"even", "odd"}, {"positive", "negative"}, {"gt", "negative"}, {"ge", "negative"}]
 SPLIT_SHARES = {"pretrain": 0.70, "ssd": 0.15, "test": 0.15}
@@ -332,7 +332,7 @@ def make_problem(comp, split, rng, args, stdin_share=0.3):
     if split == "ssd":
         del p["canonical_solution"]  # SSD learns from its own samples only
     if split in ("pretrain", "val"):  # val = held-out problems of the training distribution
-        idiom_ok = spec["agg"] in ACCUMULATORS and rng.random() < args.idiom_rate
+        idiom_ok = spec["agg"] in IDIOM_AGGS and rng.random() < args.idiom_rate
         style = "idiom" if idiom_ok else rng.choice(STYLES)
         code, bug = codes[style], None
         if rng.random() < args.bug_rate:
@@ -395,7 +395,7 @@ def main():
     ap.add_argument("--n_test", type=int, default=450)
     ap.add_argument("--bug_rate", type=float, default=0.30, help="share of training solutions with one bug")
     ap.add_argument("--idiom_rate", type=float, default=0.34,
-                    help="share of accumulator training solutions using the wrong skip-xs[0] idiom")
+                    help="share of training solutions using the wrong skip-xs[0] idiom")
     ap.add_argument("--out", default=os.path.dirname(os.path.abspath(__file__)))
     args = ap.parse_args()
     for name in ("bug_rate", "idiom_rate"):

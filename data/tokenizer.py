@@ -101,9 +101,10 @@ def get_tokenizer(path=RANKS_PATH):
 
 
 def corpus_texts(path):
+    """Prompts and solutions as separate texts: the model sees them tokenized apart."""
     with open(path) as f:
         rows = [json.loads(line) for line in f]
-    return [r["prompt"] + r["solution"] for r in rows]
+    return [t for r in rows for t in (r["prompt"], r["solution"])]
 
 
 def main():

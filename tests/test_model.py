@@ -1,0 +1,86 @@
+"""The GPT: shapes, a sane start, it can learn, the loss mask works, the head is tied."""
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from model import GPT, GPTConfig
+
+CFG = GPTConfig(vocab_size=97, block_size=32, n_layer=2, n_head=2, n_embd=32)
+
+
+def make(seed=0, cfg=CFG):
+    torch.manual_seed(seed)
+    return GPT(cfg)
+
+
+def test_logits_have_one_row_per_position_and_token():
+    x = torch.randint(0, 97, (3, 10))
+    logits, loss = make()(x)
+    assert logits.shape == (3, 10, 97) and loss is None
+
+
+def test_initial_loss_is_about_ln_vocab():
+    # small init -> almost uniform predictions -> cross-entropy ~ ln(V)
+    cfg = GPTConfig(vocab_size=1024, block_size=64, n_layer=4, n_head=4, n_embd=128)
+    x = torch.randint(0, 1024, (8, 64))
+    _, loss = make(cfg=cfg)(x, torch.randint(0, 1024, (8, 64)))
+    assert abs(loss.item() - math.log(1024)) < 0.1
+
+
+def test_loss_falls_when_overfitting_one_tiny_batch():
+    model = make()
+    x = torch.randint(0, 97, (4, 16))
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    first = None
+    for _ in range(80):
+        _, loss = model(x[:, :-1], x[:, 1:])
+        first = first if first is not None else loss.item()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert loss.item() < 0.25 * first
+
+
+def test_targets_of_minus_one_are_left_out_of_the_loss():
+    model = make()
+    x = torch.randint(0, 97, (2, 8))
+    y = torch.randint(0, 97, (2, 8))
+    y[0, :5] = -1
+    y[1, 6:] = -1
+    logits, loss = model(x, y)
+    keep = y != -1
+    manual = F.cross_entropy(logits[keep], y[keep])
+    assert torch.allclose(loss, manual)
+    # and the masked positions get no gradient through the loss
+    logits.retain_grad()
+    model.zero_grad()
+    logits2, loss2 = model(x, y)
+    logits2.retain_grad()
+    loss2.backward()
+    assert logits2.grad[~keep].abs().max() == 0 and logits2.grad[keep].abs().max() > 0
+
+
+def test_lm_head_is_tied_to_the_token_embedding():
+    model = make()
+    assert model.lm_head.weight is model.wte.weight
+    n = sum(p.numel() for p in model.parameters())
+    assert model.num_params() == n
+    assert model.num_params(non_embedding=True) == n - 97 * 32 - 32 * 32
+
+
+def test_a_later_token_never_changes_earlier_logits():
+    model = make()
+    x = torch.randint(0, 97, (1, 12))
+    x2 = x.clone()
+    x2[0, 7] = (x[0, 7] + 1) % 97
+    a, _ = model(x)
+    b, _ = model(x2)
+    assert torch.allclose(a[0, :7], b[0, :7], atol=1e-6)
+    assert not torch.allclose(a[0, 7:], b[0, 7:])
+
+
+def test_sequences_longer_than_block_size_are_refused():
+    with pytest.raises(ValueError, match="block_size"):
+        make()(torch.zeros(1, 33, dtype=torch.long))

@@ -1,0 +1,88 @@
+"""Pretraining: a few steps run; a killed run resumes to exactly the same model."""
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+import train
+from data import DATA_DIR, read_jsonl
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TINY = ["--n_layer=1", "--n_head=2", "--n_embd=32", "--block_size=160", "--batch_size=4",
+        "--warmup_steps=2", "--eval_interval=5", "--seed=3"]
+
+
+@pytest.fixture(scope="module")
+def tiny_data(tmp_path_factory):
+    """A 40-problem copy of the benchmark, so a step takes milliseconds."""
+    d = tmp_path_factory.mktemp("data")
+    for name, n in (("pretrain", 40), ("val", 8)):
+        with open(os.path.join(DATA_DIR, f"{name}.jsonl")) as f, open(d / f"{name}.jsonl", "w") as g:
+            for _ in range(n):
+                g.write(f.readline())
+    return str(d)
+
+
+def test_a_few_steps_lower_the_loss_and_write_a_complete_checkpoint(tiny_data, tmp_path):
+    train.main(TINY + [f"--data_dir={tiny_data}", f"--out_dir={tmp_path}", "--max_steps=20", "--lr=1e-2"])
+    ckpt = torch.load(tmp_path / "base.pt", weights_only=False)
+    assert ckpt["step"] == 20
+    assert set(ckpt) >= {"model", "optimizer", "config", "args", "step", "rng", "history"}
+    h = ckpt["history"]
+    assert h[-1]["val_loss"] < h[0]["val_loss"]
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_collate_masks_padding_and_optionally_the_prompt():
+    x, y = train.collate([([1, 2, 3], [4, 5]), ([6], [7])], block_size=16, prompt_loss=False)
+    # sequence 1 is 1 2 3 4 5: inputs 1 2 3 4, targets 2 3 4 5; targets 2 and 3 are prompt tokens
+    assert x[0].tolist() == [1, 2, 3, 4] and y[0].tolist() == [-1, -1, 4, 5]
+    # sequence 2 is 6 7: one real position, then padding
+    assert x[1, 0].item() == 6 and y[1].tolist() == [7, -1, -1, -1]
+    _, y_all = train.collate([([1, 2, 3], [4, 5])], block_size=16, prompt_loss=True)
+    assert y_all[0].tolist() == [2, 3, 4, 5]
+
+
+def test_batches_are_a_pure_function_of_seed_and_step():
+    lengths = list(range(100))
+    a = [train.batch_indices(s, lengths, 8, seed=1) for s in range(30)]
+    b = [train.batch_indices(s, lengths, 8, seed=1) for s in range(30)]
+    assert a == b and a != [train.batch_indices(s, lengths, 8, seed=2) for s in range(30)]
+    epoch = sorted(i for s in range(12) for i in a[s])       # 100 // 8 = 12 batches an epoch
+    assert len(set(epoch)) == len(epoch) == 96
+
+
+def test_bad_settings_get_a_one_line_error(capsys):
+    for bad in (["--max_steps=0"], ["--lr=-1"], ["--n_embd=30", "--n_head=4"], ["--dropout=1.5"]):
+        with pytest.raises(SystemExit) as e:
+            train.get_args(bad)
+        assert e.value.code == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert err[-1].startswith("train.py: error:") or "error:" in err[-1]
+
+
+def test_sigkill_then_resume_gives_the_same_model_as_an_uninterrupted_run(tiny_data, tmp_path):
+    args = TINY + [f"--data_dir={tiny_data}", "--max_steps=150", "--ckpt_interval=5", "--eval_interval=1000"]
+    # the reference: one uninterrupted run
+    train.main(args + [f"--out_dir={tmp_path / 'ref'}"])
+    ref = torch.load(tmp_path / "ref" / "base.pt", weights_only=False)
+    # the same run, killed with SIGKILL once it has written a checkpoint, then resumed
+    out = tmp_path / "killed"
+    proc = subprocess.Popen([sys.executable, "train.py", *args, f"--out_dir={out}"], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 60
+    while not (out / "base.pt").exists() and time.time() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    killed_at = torch.load(out / "base.pt", weights_only=False)["step"]   # loads: never corrupt
+    assert 0 < killed_at < 150, "the run should have been killed half-way; make it longer"
+    train.main(args + [f"--out_dir={out}", "--resume"])
+    resumed = torch.load(out / "base.pt", weights_only=False)
+    assert resumed["step"] == 150
+    for k, v in ref["model"].items():
+        assert torch.equal(v, resumed["model"][k]), k
