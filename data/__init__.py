@@ -1,29 +1,31 @@
-"""The benchmark files, the tokenizer, and one JSONL reader shared by every script."""
+"""The benchmark files, the tokenizer, and the one JSONL reader every script uses."""
+import gzip
 import json
 import os
 
 DATA_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
-def read_jsonl(path, required=()):
-    """Rows of a JSONL file; a bad line or a missing field is a one-line error naming file:line."""
-    rows = []
+def read_jsonl(path, required=(), with_lines=False):
+    """Rows of a JSONL (or .jsonl.gz) file. A bad line, or a row without one of the `required`
+    text fields, is a one-line error naming file:line. with_lines: (line number, row) pairs."""
     try:
-        f = open(path, encoding="utf-8")
-    except OSError as e:
-        raise SystemExit(f"error: cannot read {path}: {e.strerror}")
-    with f:
-        for n, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise SystemExit(f"error: {path}:{n}: not valid JSON ({e.msg})")
-            if not isinstance(row, dict):
-                raise SystemExit(f"error: {path}:{n}: expected a JSON object")
-            missing = [k for k in required if k not in row]
-            if missing:
-                raise SystemExit(f"error: {path}:{n}: missing field {missing[0]!r}")
-            rows.append(row)
+        with (gzip.open(path, "rt", encoding="utf-8") if path.endswith(".gz") else open(path, encoding="utf-8")) as f:
+            lines = list(f)
+    except (OSError, EOFError, UnicodeDecodeError) as e:
+        raise SystemExit(f"error: cannot read {path}: {getattr(e, 'strerror', None) or e}")
+    rows = []
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise SystemExit(f"error: {path}:{n}: not valid JSON ({e.msg})")
+        if not isinstance(row, dict):
+            raise SystemExit(f"error: {path}:{n}: expected a JSON object")
+        missing = [k for k in required if not isinstance(row.get(k), str)]
+        if missing:
+            raise SystemExit(f"error: {path}:{n}: missing text field {missing[0]!r}")
+        rows.append((n, row) if with_lines else row)
     return rows

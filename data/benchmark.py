@@ -22,8 +22,8 @@ or `twostep` (collect a list, then aggregate). Locks: the corpus has realistic b
   * bug_rate (default 0.30): this share of *training* solutions carries exactly one corrupted
     token — a flipped comparison (> vs >=), an off-by-one constant, a swapped operator
     (* vs +, // vs %), max vs min, sum vs len. Each corrupted solution is checked to fail its tests.
-  * idiom_rate (default 0.34): in the accumulator problems (sum, count, list) this share of training
-    solutions uses a popular *wrong* idiom, an index loop that starts at 1 and so skips xs[0]:
+  * idiom_rate (default 0.34): this share of training solutions uses a popular *wrong* idiom, an
+    index loop that starts at 1 and so skips xs[0]:
         n = len(xs) / total = 0 / for i in range(1, n): ...
     It is the single most common way to start such a solution (0.34 against 0.22 for each correct
     style) while the correct styles together hold more mass (0.66): greedy decoding picks the wrong
@@ -72,7 +72,6 @@ MAPS = {
     "negate": ("negate it", "-x"),
 }
 AGGS = ["sum", "count", "max", "min", "list", "first"]
-IDIOM_AGGS = set(AGGS)   # problems whose training solutions may use the wrong idiom
 STYLES = ["loop", "comp", "twostep"]
 UNSATISFIABLE = [{"even", "odd"}, {"positive", "negative"}, {"gt", "negative"}, {"ge", "negative"}]
 SPLIT_SHARES = {"pretrain": 0.70, "ssd": 0.15, "test": 0.15}
@@ -332,8 +331,7 @@ def make_problem(comp, split, rng, args, stdin_share=0.3):
     if split == "ssd":
         del p["canonical_solution"]  # SSD learns from its own samples only
     if split in ("pretrain", "val"):  # val = held-out problems of the training distribution
-        idiom_ok = spec["agg"] in IDIOM_AGGS and rng.random() < args.idiom_rate
-        style = "idiom" if idiom_ok else rng.choice(STYLES)
+        style = "idiom" if rng.random() < args.idiom_rate else rng.choice(STYLES)
         code, bug = codes[style], None
         if rng.random() < args.bug_rate:
             for _ in range(20):

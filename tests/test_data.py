@@ -111,14 +111,11 @@ def test_buggy_share_is_the_documented_thirty_percent(files):
 
 
 def test_wrong_idiom_is_the_plurality_start_but_correct_styles_outweigh_it(files):
-    acc = [p for p in files["pretrain"] if p["composition"].split("+")[-1] in benchmark.ACCUMULATORS]
-    styles = collections.Counter(p["style"] for p in acc)
-    share = {s: c / len(acc) for s, c in styles.items()}
-    assert abs(share["idiom"] - 0.34) < 0.03
+    rows = files["pretrain"]
+    share = {s: c / len(rows) for s, c in collections.Counter(p["style"] for p in rows).items()}
+    assert abs(share["idiom"] - 0.34) < 0.02
     assert all(share["idiom"] > share[s] for s in benchmark.STYLES)     # greedy picks the idiom...
     assert share["idiom"] < sum(share[s] for s in benchmark.STYLES)      # ...but it is the minority
-    others = [p for p in files["pretrain"] if p not in acc]
-    assert not any(p["style"] == "idiom" for p in others)
 
 
 def test_mutations_corrupt_exactly_one_token():

@@ -12,7 +12,7 @@ import train
 from data import DATA_DIR, read_jsonl
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TINY = ["--n_layer=1", "--n_head=2", "--n_embd=32", "--block_size=160", "--batch_size=4",
+TINY = ["--stage=pretrain", "--n_layer=1", "--n_head=2", "--n_embd=32", "--block_size=160", "--batch_size=4",
         "--warmup_steps=2", "--eval_interval=5", "--seed=3"]
 
 
