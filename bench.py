@@ -1,14 +1,20 @@
-"""Measure speed: sampling with and without the KV cache.
+"""Measure speed: training tokens/s and MFU, sampling with and without the KV cache, judging.
 
-    python bench.py                        # uses out/base.pt if present, else a fresh model
-    python bench.py --ckpt=out/base.pt --samples=64 --new_tokens=128
+    python bench.py                          # all three, CPU, the default model size
+    python bench.py --what=sample --ckpt=out/base.pt --samples=64 --new_tokens=128
+    python bench.py --device=cuda --n_layer=8 --n_embd=384 --n_head=6 --batch_size=128
 
-Sampling: one prompt of the test split, --samples rows, exactly --new_tokens new tokens per row
-(end-of-text does not stop a row here, so both ways do the same work), temperature 1.
-"with cache" prefills the prompt once and then feeds one token per row per step; "without"
-reruns the whole sequence for every new token. Both use the same seed; their float sums differ
-in the last bits, so a sampled row can take another branch at a near-tie (greedy rows agree:
-tests/test_sample.py checks that).
+training   --steps timed steps (after 3 warm-up steps) of the train.py loop body on real batches
+           of the benchmark: tokens/s, and MFU = achieved FLOP/s / the device's peak. FLOPs per
+           token: 6 x parameters (forward + backward of every weight) + 12 x layers x width x
+           sequence length (attention scores and their use). Peaks are dense bf16 figures from
+           the vendors' data sheets (PEAK_FLOPS below); a device not in the table gets no MFU.
+sampling   one test prompt, --samples rows, exactly --new_tokens new tokens per row (end-of-text
+           does not stop a row here, so both ways do the same work), temperature 1. "KV cache"
+           prefills once and then feeds one token per step; "recompute" reruns the whole
+           sequence for every new token. Same seed; float sums differ in the last bits, so a
+           sampled row may take another branch at a near-tie (greedy rows agree: see the tests).
+judging    the canonical solutions of the test split through evaluate.judge (all cores).
 """
 import argparse
 import os
@@ -16,46 +22,118 @@ import time
 
 import torch
 
+import evaluate
+import train
 from data import DATA_DIR, read_jsonl
 from data.tokenizer import get_tokenizer
 from model import GPT, GPTConfig, load_model
 from sample import generate
 
+PEAK_FLOPS = {"H100 SXM": 989e12, "H100 PCIe": 756e12, "H100": 989e12, "H200": 989e12, "GH200": 989e12,
+              "A100": 312e12, "L4": 121e12, "A10G": 70e12, "RTX 4090": 165e12}
 
-def bench_sampling(model, prompt_ids, samples, new_tokens, use_cache):
-    kw = dict(n=samples, max_new_tokens=new_tokens, temperature=1.0, stop_at_eot=False)
-    generate(model, [prompt_ids], **{**kw, "max_new_tokens": 2}, use_cache=use_cache)  # warm-up
-    t0 = time.perf_counter()
-    out = generate(model, [prompt_ids], generator=torch.Generator().manual_seed(0), use_cache=use_cache, **kw)
+
+def peak_flops(device):
+    if not device.startswith("cuda"):
+        return None, "CPU (no peak in the table)"
+    name = torch.cuda.get_device_name(device)
+    key = next((k for k in PEAK_FLOPS if k in name), None)
+    return (PEAK_FLOPS[key], f"{name} (peak {PEAK_FLOPS[key] / 1e12:.0f} TFLOP/s bf16)") if key else (None, name)
+
+
+def bench_training(args):
+    targs = train.get_args([f"--device={args.device}", f"--n_layer={args.n_layer}", f"--n_head={args.n_head}",
+                            f"--n_embd={args.n_embd}", f"--batch_size={args.batch_size}"] + (["--compile"] if args.compile else []))
+    pairs = train.encode_pairs(read_jsonl(os.path.join(DATA_DIR, "pretrain.jsonl"))[:4000], "solution")
+    lengths = [len(p) + len(r) for p, r in pairs]
+    cfg = GPTConfig(vocab_size=get_tokenizer().n_vocab, block_size=targs.block_size, n_layer=targs.n_layer,
+                    n_head=targs.n_head, n_embd=targs.n_embd)
+    model = GPT(cfg).to(targs.device)
+    opt = train.make_optimizer(model, targs)
+    net = torch.compile(model) if targs.compile else model
+    tokens, flops, cuda = 0, 0.0, targs.device.startswith("cuda")
+    n_params = model.num_params() - model.wpe.weight.numel()   # position embeddings do no matmul
+    for step in range(args.steps + 3):
+        if step == 3:   # warm-up done (allocator, kernels, compile)
+            torch.cuda.synchronize() if cuda else None
+            t0, tokens, flops = time.perf_counter(), 0, 0.0
+        x, y = train.collate([pairs[i] for i in train.batch_indices(step, lengths, targs.batch_size, 0)], targs.block_size)
+        x, y = x.to(targs.device), y.to(targs.device)
+        with train.autocast(targs.device):
+            _, loss = net(x, y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        tokens += x.numel()
+        flops += x.numel() * (6 * n_params + 12 * cfg.n_layer * cfg.n_embd * x.size(1))
+    torch.cuda.synchronize() if cuda else None
     dt = time.perf_counter() - t0
-    return out, dt
+    peak, what = peak_flops(targs.device)
+    mfu = f"{100 * flops / dt / peak:.1f}%" if peak else "n/a"
+    print(f"training   {model.num_params() / 1e6:.2f}M params, batch {targs.batch_size}, {what}: "
+          f"{tokens / dt:,.0f} tokens/s, {flops / dt / 1e12:.3f} TFLOP/s, MFU {mfu}")
+
+
+def bench_sampling(args):
+    if os.path.exists(args.ckpt):
+        model, what = load_model(args.ckpt, args.device)[0], args.ckpt
+    else:
+        torch.manual_seed(0)
+        model = GPT(GPTConfig(vocab_size=get_tokenizer().n_vocab, n_layer=args.n_layer, n_head=args.n_head,
+                              n_embd=args.n_embd)).to(args.device).eval()
+        what = "a freshly initialised model"
+    prompt = get_tokenizer().encode(read_jsonl(os.path.join(DATA_DIR, "test.jsonl"))[0]["prompt"])
+    kw = dict(n=args.samples, max_new_tokens=args.new_tokens, temperature=1.0, stop_at_eot=False)
+    times, outs = {}, {}
+    for use_cache in (True, False):
+        generate(model, [prompt], **{**kw, "max_new_tokens": 2}, use_cache=use_cache)   # warm-up
+        t0 = time.perf_counter()
+        g = torch.Generator(device=args.device).manual_seed(0)
+        outs[use_cache] = generate(model, [prompt], generator=g, use_cache=use_cache, **kw)
+        times[use_cache] = time.perf_counter() - t0
+    n = args.samples * args.new_tokens
+    same = sum(a == b for a, b in zip(outs[True], outs[False]))
+    print(f"sampling   {args.samples} x {args.new_tokens} new tokens after a {len(prompt)}-token prompt, {what}:")
+    print(f"           KV cache {times[True]:6.2f} s {n / times[True]:9,.0f} tokens/s")
+    print(f"           recompute {times[False]:5.2f} s {n / times[False]:9,.0f} tokens/s   "
+          f"speed-up {times[False] / times[True]:.1f}x ({same}/{args.samples} rows drew identical tokens)")
+
+
+def bench_judging(args):
+    problems = read_jsonl(os.path.join(DATA_DIR, "test.jsonl"))
+    samples = [{"task_id": p["task_id"], "completion": p["canonical_solution"]} for p in problems]
+    t0 = time.perf_counter()
+    results = evaluate.judge(problems, samples, progress=False)
+    dt = time.perf_counter() - t0
+    print(f"judging    {len(samples)} canonical solutions of the test split on {os.cpu_count()} cores: "
+          f"{len(samples) / dt:,.0f} programs/s ({sum(r['passed'] for r in results)} passed)")
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--ckpt", default="out/base.pt")
+    ap.add_argument("--what", default="all", choices=["all", "train", "sample", "judge"])
+    ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    ap.add_argument("--ckpt", default="out/base.pt", help="sampling: this checkpoint if it exists")
     ap.add_argument("--samples", type=int, default=64)
     ap.add_argument("--new_tokens", type=int, default=128)
+    ap.add_argument("--steps", type=int, default=20, help="timed training steps")
+    ap.add_argument("--n_layer", type=int, default=4)
+    ap.add_argument("--n_head", type=int, default=4)
+    ap.add_argument("--n_embd", type=int, default=128)
+    ap.add_argument("--batch_size", type=int, default=32)
+    ap.add_argument("--compile", action="store_true")
     args = ap.parse_args(argv)
-    if args.samples < 1 or args.new_tokens < 1:
-        ap.error("--samples and --new_tokens must be >= 1")
-    if os.path.exists(args.ckpt):
-        model, _ = load_model(args.ckpt)
-        what = args.ckpt
-    else:
-        torch.manual_seed(0)
-        model, what = GPT(GPTConfig(vocab_size=get_tokenizer().n_vocab)).eval(), "a freshly initialised model"
-    prompt = get_tokenizer().encode(read_jsonl(os.path.join(DATA_DIR, "test.jsonl"))[0]["prompt"])
-    print(f"sampling {args.samples} x {args.new_tokens} new tokens after a {len(prompt)}-token prompt, "
-          f"{what}, {torch.get_num_threads()} CPU threads")
-    cached, t_cache = bench_sampling(model, prompt, args.samples, args.new_tokens, True)
-    full, t_full = bench_sampling(model, prompt, args.samples, args.new_tokens, False)
-    n = args.samples * args.new_tokens
-    print(f"{'':14s} {'seconds':>8s} {'tokens/s':>9s}")
-    print(f"{'KV cache':14s} {t_cache:8.2f} {n / t_cache:9.0f}")
-    print(f"{'recompute':14s} {t_full:8.2f} {n / t_full:9.0f}")
-    same = sum(a == b for a, b in zip(cached, full))
-    print(f"speed-up {t_full / t_cache:.1f}x ({same} of {args.samples} rows drew identical tokens)")
+    if min(args.samples, args.new_tokens, args.steps) < 1:
+        ap.error("--samples, --new_tokens and --steps must be >= 1")
+    if args.device == "cuda" and not torch.cuda.is_available():
+        ap.error("--device=cuda but no CUDA device is available")
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads")
+    if args.what in ("all", "train"):
+        bench_training(args)
+    if args.what in ("all", "sample"):
+        bench_sampling(args)
+    if args.what in ("all", "judge"):
+        bench_judging(args)
 
 
 if __name__ == "__main__":

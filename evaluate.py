@@ -191,11 +191,35 @@ def format_table(rows, ks=(1, 5)):
     return "\n".join(lines)
 
 
+def comparison_table(sweeps, ks=(1, 5)):
+    """Markdown: pass@k of several models per temperature (* = each model's best pass@1), then
+    each model at its own best temperature by difficulty, then the best-vs-best difference."""
+    names = list(sweeps)
+    best = {n: max(rs, key=lambda r: r["pass@1"]) for n, rs in sweeps.items()}
+    cols = [(n, k) for n in names for k in ks]
+    lines = ["| T | " + " | ".join(f"{n} pass@{k}" for n, k in cols) + " |", "|---" * (len(cols) + 1) + "|"]
+    for i, r0 in enumerate(sweeps[names[0]]):
+        cells = [f"{sweeps[n][i][f'pass@{k}']:.3f}" + ("*" if k == 1 and sweeps[n][i] is best[n] else "") for n, k in cols]
+        lines.append(f"| {r0['temperature']:g} | " + " | ".join(cells) + " |")
+    diffs = list(best[names[0]]["by_difficulty"])
+    lines += ["", "Each model at its best temperature (pass@" + " / pass@".join(map(str, ks)) + "):", "",
+              "| model | best T | all | " + " | ".join(diffs) + " |", "|---" * (len(diffs) + 3) + "|"]
+    for n in names:
+        b = best[n]
+        cell = lambda s: " / ".join(f"{s[f'pass@{k}']:.3f}" for k in ks)
+        lines.append(f"| {n} | {b['temperature']:g} | {cell(b)} | " + " | ".join(cell(b["by_difficulty"][d]) for d in diffs) + " |")
+    if len(names) == 2:
+        a, b = best[names[0]]["pass@1"], best[names[1]]["pass@1"]
+        lines += ["", f"best-vs-best pass@1: {names[1]} {b:.3f} - {names[0]} {a:.3f} = {100 * (b - a):+.1f} pp"]
+    return "\n".join(lines)
+
+
 # --- sampling from a checkpoint ---------------------------------------------------------------
 def sample_completions(model, problems, temperature, n, top_k=0, top_p=1.0, min_p=0.0, seed=0,
                        batch_size=256, max_new_tokens=128, progress=True):
-    """n completions per problem as [{task_id, completion}], problem-major. Prompts of similar
-    length share a batch of ~batch_size rows; greedy (T = 0) is generated once and copied."""
+    """n completions per problem as [{task_id, completion, tokens}], problem-major (tokens: the
+    sampled ids, which re-encoding the text need not reproduce). Prompts of similar length share
+    a batch of ~batch_size rows; greedy (T = 0) is generated once and copied."""
     import torch
     from tqdm import tqdm
     from data.tokenizer import get_tokenizer
@@ -206,14 +230,14 @@ def sample_completions(model, problems, temperature, n, top_k=0, top_p=1.0, min_
     step = max(1, batch_size // rows)
     order = sorted(range(len(problems)), key=lambda i: len(ids[i]))
     gen = torch.Generator(device=next(model.parameters()).device).manual_seed(seed)
-    texts = [None] * len(problems)
-    for s in tqdm(range(0, len(order), step), desc=f"sampling T={temperature:g}", disable=not progress):
+    outs = [None] * len(problems)
+    for s in tqdm(range(0, len(order), step), desc=f"sampling T={temperature:g}", disable=None if progress else True):
         idx = order[s:s + step]
-        outs = generate(model, [ids[i] for i in idx], n=rows, max_new_tokens=max_new_tokens, temperature=temperature,
-                        top_k=top_k, top_p=top_p, min_p=min_p, generator=gen)
+        batch = generate(model, [ids[i] for i in idx], n=rows, max_new_tokens=max_new_tokens, temperature=temperature,
+                         top_k=top_k, top_p=top_p, min_p=min_p, generator=gen)
         for j, i in enumerate(idx):
-            texts[i] = [enc.decode(o) for o in outs[j * rows:(j + 1) * rows]] * (n // rows)
-    return [{"task_id": p["task_id"], "completion": c} for p, cs in zip(problems, texts) for c in cs]
+            outs[i] = batch[j * rows:(j + 1) * rows] * (n // rows)
+    return [{"task_id": p["task_id"], "completion": enc.decode(o), "tokens": o} for p, os_ in zip(problems, outs) for o in os_]
 
 
 def sweep(model, problems, temperatures, n, ks=(1, 5), workers=None, timeout=3.0, progress=True, **sample_kw):

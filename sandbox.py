@@ -444,7 +444,7 @@ def run_all(jobs, workers=None, timeout=3.0, memory_mb=512, progress=True):
     pool = ThreadPoolExecutor(workers)
     try:
         futures = [pool.submit(run, key) for key in jobs]
-        for f in tqdm(as_completed(futures), total=len(jobs), desc="judging", unit="prog", disable=not progress):
+        for f in tqdm(as_completed(futures), total=len(jobs), desc="judging", unit="prog", disable=None if progress else True):
             key, res = f.result()
             if res["status"] == "internal error":
                 raise RuntimeError(res["detail"])

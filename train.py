@@ -30,6 +30,8 @@ import sys
 import time
 
 import torch
+import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel as DDP
 from tqdm import tqdm
 
 import evaluate
@@ -43,16 +45,30 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefau
     """--help keeps the docstring's layout and shows every default."""
 
 
+# --preset=gpu: a bigger model on a bigger benchmark (same generator, written to out_dir/data),
+# more SSD prompts and the full sweep; sized for one H100 (see the README for what was measured)
+PRESETS = {"gpu": dict(device="auto", n_layer=8, n_head=8, n_embd=512, batch_size=128, max_steps=3000, lr=1e-3,
+                       warmup_steps=200, eval_interval=500, ckpt_interval=500, ssd_batch_size=64,
+                       data_sizes="40000,1000,10000,1000", full_sweep=True)}
+
+
 def get_args(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
     a = ap.add_argument
+    a("--preset", choices=["cpu", "gpu"], default="cpu", help="gpu: bigger model, data and sweep (settings given"
+      " explicitly still win)")
+    a("--data_sizes", default="", help="pretrain,val,ssd,test: generate a benchmark of these sizes into"
+      " out_dir/data with data/benchmark.py instead of using the committed files")
     a("--stage", default="all", choices=["all", "pretrain", "ssd", "eval"],
       help="all = the demo; ssd = SSD data + fine-tune from out_dir/base.pt; eval = report only")
     a("--out_dir", default="out", help="where checkpoints, samples and reports go")
     a("--data_dir", default=DATA_DIR, help="folder with pretrain/val/ssd/test.jsonl")
-    a("--device", default="cpu", choices=["cpu", "cuda"])
+    a("--device", default="cpu", choices=["cpu", "cuda", "auto"], help="auto = cuda if available")
+    a("--compile", action="store_true", help="torch.compile the model for training (GPU)")
     a("--seed", type=int, default=0, help="seeds pretraining, SSD sampling and fine-tuning")
     a("--resume", action="store_true", help="continue pretraining from out_dir/base.pt")
+    a("--run", default="ssd", help="name of this SSD run: out_dir/RUN.pt, RUN_samples.jsonl, RUN_report.md;"
+      " runs with other recipes share out_dir/base.pt")
     g = ap.add_argument_group("model")
     g.add_argument("--n_layer", type=int, default=4)
     g.add_argument("--n_head", type=int, default=4)
@@ -61,7 +77,7 @@ def get_args(argv=None):
     g.add_argument("--dropout", type=float, default=0.0)
     g = ap.add_argument_group("pretraining")
     g.add_argument("--batch_size", type=int, default=32, help="sequences per step")
-    g.add_argument("--max_steps", type=int, default=1500)
+    g.add_argument("--max_steps", type=int, default=1000)
     g.add_argument("--lr", type=float, default=3e-3, help="peak learning rate")
     g.add_argument("--min_lr_ratio", type=float, default=0.1, help="final lr = lr * min_lr_ratio")
     g.add_argument("--warmup_steps", type=int, default=100)
@@ -75,18 +91,20 @@ def get_args(argv=None):
     g.add_argument("--ssd_top_p", type=float, default=0.8, help="1 = off")
     g.add_argument("--ssd_prompts", type=int, default=0, help="how many SSD prompts (0 = all)")
     g.add_argument("--ssd_epochs", type=float, default=1.0)
-    g.add_argument("--ssd_lr", type=float, default=1e-4)
+    g.add_argument("--ssd_lr", type=float, default=3e-4)
     g.add_argument("--ssd_batch_size", type=int, default=32)
     g = ap.add_argument_group("evaluation (test split)")
-    g.add_argument("--eval_temperatures", default="0,0.3,0.6,0.9,1.2", help="comma-separated")
+    g.add_argument("--eval_temperatures", default="0,0.4,0.7,1.0,1.3", help="comma-separated")
     g.add_argument("--eval_n", type=int, default=5, help="samples per problem and temperature")
     g.add_argument("--eval_top_k", type=int, default=0)
     g.add_argument("--eval_top_p", type=float, default=1.0)
     g.add_argument("--eval_problems", type=int, default=0, help="first N test problems (0 = all)")
-    g.add_argument("--full_sweep", action="store_true", help="T = 0, 0.2, ..., 1.2 with n = 10 (slower)")
+    g.add_argument("--full_sweep", action="store_true", help="T = 0, 0.2, ..., 1.6 with n = 10 (slower)")
+    if ap.parse_known_args(argv)[0].preset != "cpu":
+        ap.set_defaults(**PRESETS[ap.parse_known_args(argv)[0].preset])
     args = ap.parse_args(argv)
     if args.full_sweep:
-        args.eval_temperatures, args.eval_n = "0,0.2,0.4,0.6,0.8,1.0,1.2", 10
+        args.eval_temperatures, args.eval_n = "0,0.2,0.4,0.6,0.8,1.0,1.2,1.4,1.6", 10
     for name in ("n_layer", "n_head", "n_embd", "block_size", "batch_size", "max_steps", "eval_interval",
                  "ckpt_interval", "ssd_batch_size", "eval_n"):
         if getattr(args, name) <= 0:
@@ -105,6 +123,15 @@ def get_args(argv=None):
             check_params(t, args.eval_top_k, args.eval_top_p)
     except ValueError as e:
         ap.error(str(e) if "must" in str(e) else "--eval_temperatures takes comma-separated numbers")
+    if args.data_sizes:
+        try:
+            sizes = [int(n) for n in args.data_sizes.split(",")]
+            assert len(sizes) == 4 and min(sizes) > 0
+        except (ValueError, AssertionError):
+            ap.error("--data_sizes takes four positive counts: pretrain,val,ssd,test")
+        args.data_dir = os.path.join(args.out_dir, "data")
+    if args.device == "auto":
+        args.device = "cuda" if torch.cuda.is_available() else "cpu"
     if args.device == "cuda" and not torch.cuda.is_available():
         ap.error("--device=cuda but no CUDA device is available")
     return args
@@ -161,11 +188,13 @@ def make_optimizer(model, args):
     decay = [p for p in model.parameters() if p.dim() >= 2]
     rest = [p for p in model.parameters() if p.dim() < 2]
     return torch.optim.AdamW([{"params": decay, "weight_decay": args.weight_decay},
-                              {"params": rest, "weight_decay": 0.0}], lr=args.lr, betas=(0.9, 0.95))
+                              {"params": rest, "weight_decay": 0.0}], lr=args.lr, betas=(0.9, 0.95),
+                             fused=args.device.startswith("cuda"))   # one kernel for all parameters
 
 
 def autocast(device):
-    return torch.autocast("cuda", dtype=torch.bfloat16) if device == "cuda" else contextlib.nullcontext()
+    """bf16 on a GPU (same exponent range as fp32: no loss scaling needed); plain fp32 on CPU."""
+    return torch.autocast("cuda", dtype=torch.bfloat16) if device.startswith("cuda") else contextlib.nullcontext()
 
 
 @torch.no_grad()
@@ -198,9 +227,15 @@ def save_checkpoint(path, model, opt, step, args, history, fingerprint=None):
 
 
 # --- the training loop (pretraining and the SSD fine-tune) ---------------------------------
+def rank_world():
+    """(this process's rank, number of processes): (0, 1) unless started by torchrun."""
+    return (dist.get_rank(), dist.get_world_size()) if dist.is_initialized() else (0, 1)
+
+
 def train(args, pairs, val_pairs, ckpt_path, prompt_loss=True, init_state=None, fingerprint=None):
     torch.manual_seed(args.seed)
     random.seed(args.seed)
+    rank, world = rank_world()
     cfg = GPTConfig(vocab_size=get_tokenizer().n_vocab, block_size=args.block_size, n_layer=args.n_layer,
                     n_head=args.n_head, n_embd=args.n_embd, dropout=args.dropout)
     model = GPT(cfg).to(args.device)
@@ -216,33 +251,52 @@ def train(args, pairs, val_pairs, ckpt_path, prompt_loss=True, init_state=None, 
         torch.set_rng_state(ckpt["rng"]["torch"])
         random.setstate(ckpt["rng"]["python"])
         print(f"resuming {ckpt_path} at step {step}/{args.max_steps}")
-    print(f"model: {model.num_params() / 1e6:.2f}M parameters; {len(pairs)} training sequences")
+    # with torchrun every process holds a replica; DDP averages their gradients after backward
+    net = DDP(model) if world > 1 else model
+    net = torch.compile(net) if args.compile else net
+    if rank == 0:
+        print(f"model: {model.num_params() / 1e6:.2f}M parameters; {len(pairs)} training sequences"
+              + (f"; {world} processes" if world > 1 else ""))
     lengths = [len(p) + len(r) for p, r in pairs]
-    bar = tqdm(range(step, args.max_steps), initial=step, total=args.max_steps, dynamic_ncols=True)
+    # Loss per step = sum of token losses / (sequences x the average loss tokens per sequence):
+    # every *sequence* weighs the same whatever its length. The usual mean over the batch's
+    # tokens would give each token of a short sequence more weight than a token of a long one
+    # (batches hold similar lengths), so self-training on the model's own samples would drift
+    # toward short answers instead of staying put at T_train = 1 (the paper's fixed point).
+    per_seq = sum(min(n, args.block_size + 1) - 1 - (0 if prompt_loss else len(p) - 1)
+                  for n, (p, _) in zip(lengths, pairs)) / len(pairs)
+    bar = tqdm(range(step, args.max_steps), initial=step, total=args.max_steps, dynamic_ncols=True,
+               disable=None if rank == 0 else True)
     t0, tokens, vl = time.time(), 0, float("nan")
+    cuda = args.device.startswith("cuda")
     for step in bar:
         for group in opt.param_groups:
             group["lr"] = lr_at(step, args)
-        x, y = collate([pairs[i] for i in batch_indices(step, lengths, args.batch_size, args.seed)],
-                       args.block_size, prompt_loss)
-        x, y = x.to(args.device), y.to(args.device)
+        batch = batch_indices(step, lengths, args.batch_size, args.seed)[rank::world]  # my share
+        x, y = collate([pairs[i] for i in batch], args.block_size, prompt_loss)
+        if cuda:   # page-locked memory lets the copy overlap with compute
+            x, y = x.pin_memory().to(args.device, non_blocking=True), y.pin_memory().to(args.device, non_blocking=True)
         with autocast(args.device):
-            _, loss = model(x, y)
+            _, loss = net(x, y)                            # mean over this batch's loss tokens
         opt.zero_grad(set_to_none=True)
-        loss.backward()
+        # each process divides by its own rows; DDP's average over processes then gives the
+        # loss of the whole global batch, exactly as one process would compute it
+        (loss * (y != -1).sum() / (len(y) * per_seq)).backward()
         if args.grad_clip > 0:
             torch.nn.utils.clip_grad_norm_(model.parameters(), args.grad_clip)
         opt.step()
-        tokens += x.numel()
+        tokens += x.numel() * world
         done = step + 1
-        if done % args.eval_interval == 0 or done == args.max_steps:
+        if rank == 0 and (done % args.eval_interval == 0 or done == args.max_steps):
             vl = val_loss(model, val_pairs, args, prompt_loss)
             history.append({"step": done, "train_loss": loss.item(), "val_loss": vl})
             bar.write(f"step {done}: train loss {loss.item():.4f}, val loss {vl:.4f}")
-        if done % args.ckpt_interval == 0 or done == args.max_steps:
+        if rank == 0 and (done % args.ckpt_interval == 0 or done == args.max_steps):
             save_checkpoint(ckpt_path, model, opt, done, args, history, fingerprint)
         bar.set_postfix(loss=f"{loss.item():.3f}", val=f"{vl:.3f}", tok_s=f"{tokens / (time.time() - t0):.0f}")
     bar.close()
+    if world > 1:
+        dist.barrier()   # the others wait for rank 0's last checkpoint
     return model.eval()
 
 
@@ -290,17 +344,24 @@ def ssd_data(args, base):
     rows = read_jsonl(os.path.join(args.data_dir, "ssd.jsonl"), required=("task_id", "prompt"))
     rows = rows[:args.ssd_prompts or None]
     prompts = [{"task_id": r["task_id"], "prompt": r["prompt"]} for r in rows]   # no solutions, ever
-    samples = evaluate.sample_completions(base, prompts, args.ssd_temperature, 1, top_k=args.ssd_top_k,
-                                          top_p=args.ssd_top_p, seed=args.seed, max_new_tokens=args.block_size)
-    kept = [dict(s, prompt=p["prompt"]) for s, p in zip(samples, prompts) if s["completion"].strip()]
-    enc = get_tokenizer()
-    passed = evaluate.judge(rows, samples, progress=True)     # for the reader only: never used below
+    rank, world = rank_world()
+    samples = evaluate.sample_completions(base, prompts[rank::world], args.ssd_temperature, 1, top_k=args.ssd_top_k,
+                                          top_p=args.ssd_top_p, seed=args.seed + rank,
+                                          max_new_tokens=args.block_size, progress=rank == 0)
+    if world > 1:   # every process sampled its share of the prompts; put them back in order
+        parts = [None] * world
+        dist.all_gather_object(parts, samples)
+        samples = [parts[i % world][i // world] for i in range(len(prompts))]
+    kept = [dict(s, prompt=p["prompt"]) for s, p in zip(samples, prompts) if s["completion"].strip()]  # drop empty only
+    if rank != 0:
+        return kept, None
+    passed = evaluate.judge(rows, samples)     # for the reader only: nothing below uses it
     stats = {"prompts": len(rows), "kept": len(kept), "share_empty": 1 - len(kept) / len(rows),
              "share_no_valid_code": sum(not would_compile(p["prompt"], s["completion"])
                                         for s, p in zip(samples, prompts)) / len(rows),
-             "mean_tokens": sum(len(enc.encode(s["completion"])) for s in samples) / len(rows),
+             "mean_tokens": sum(len(s["tokens"]) for s in samples) / len(rows),
              "share_would_pass": sum(r["passed"] for r in passed) / len(rows)}
-    with open(os.path.join(args.out_dir, "ssd_samples.jsonl"), "w") as f:
+    with open(os.path.join(args.out_dir, f"{args.run}_samples.jsonl"), "w") as f:
         f.writelines(json.dumps(k) + "\n" for k in kept)
     print("SSD data: " + ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in stats.items()))
     return kept, stats
@@ -309,79 +370,106 @@ def ssd_data(args, base):
 def ssd_finetune(args, base, kept):
     """Plain SFT of the base on its own samples, loss on the completion tokens only."""
     enc = get_tokenizer()
-    pairs = [(enc.encode(k["prompt"]), enc.encode(k["completion"]) + [enc.eot_token]) for k in kept]
+    # train on the very tokens that were sampled (re-encoding the text could split it otherwise)
+    pairs = [(enc.encode(k["prompt"]), k["tokens"] + [enc.eot_token]) for k in kept]
     val = read_jsonl(os.path.join(args.data_dir, "val.jsonl"), required=("prompt", "canonical_solution"))
     steps = max(1, math.ceil(args.ssd_epochs * len(pairs) / args.ssd_batch_size))
     sft = argparse.Namespace(**{**vars(args), "lr": args.ssd_lr, "batch_size": args.ssd_batch_size,
                                 "max_steps": steps, "warmup_steps": min(args.warmup_steps, steps // 10),
                                 "eval_interval": steps, "ckpt_interval": steps, "resume": False})
     # the validation loss here: how likely the model finds correct (canonical) solutions
-    return train(sft, pairs, encode_pairs(val, "canonical_solution"), os.path.join(args.out_dir, "ssd.pt"),
+    return train(sft, pairs, encode_pairs(val, "canonical_solution"), os.path.join(args.out_dir, f"{args.run}.pt"),
                  prompt_loss=False, init_state=base.state_dict())
 
 
 def report(args, models, ssd_stats=None):
-    """Sweep T for each model on the same problems and seeds; print and save the tables."""
+    """Sweep T for each model on the same problems and seeds; print and save the comparison.
+    The base model's sweep is kept in out_dir/base_eval.json and reused by later runs."""
     problems = read_jsonl(os.path.join(args.data_dir, "test.jsonl"), required=("task_id", "prompt", "test"))
     problems = problems[:args.eval_problems or None]
+    ks = (1, 5) if args.eval_n >= 5 else (1,)
     kw = dict(top_k=args.eval_top_k, top_p=args.eval_top_p, seed=args.seed, max_new_tokens=args.block_size)
-    res = {name: [{"temperature": r["temperature"], **{k: v for k, v in r["summary"].items() if k != "per_problem"}}
-                  for r in evaluate.sweep(m, problems, args.eval_temperatures, args.eval_n, **kw)]
-           for name, m in models.items()}
-    best = {name: max(rs, key=lambda r: r["pass@1"]) for name, rs in res.items()}
-    names = list(models)
-    lines = [f"pass@1 on {len(problems)} test problems, n = {args.eval_n} per temperature, "
-             f"eval top-k {args.eval_top_k or 'off'}, top-p {args.eval_top_p:g} (* = each model's best T)", "",
-             "| T | " + " | ".join(f"{n} pass@1 | {n} pass@5" for n in names) + " |",
-             "|---|" + "---|---|" * len(names)]
-    for i, t in enumerate(args.eval_temperatures):
-        cells = []
-        for n in names:
-            r = res[n][i]
-            star = "*" if r is best[n] else ""
-            cells += [f"{r['pass@1']:.3f}{star}", f"{r.get('pass@5', float('nan')):.3f}"]
-        lines.append(f"| {t:g} | " + " | ".join(cells) + " |")
-    lines += ["", "At each model's best temperature, by difficulty (pass@1 / pass@5):", "",
-              "| model | best T | all | " + " | ".join(best[names[0]]["by_difficulty"]) + " |",
-              "|---|---|---|" + "---|" * len(best[names[0]]["by_difficulty"])]
-    for n in names:
-        b = best[n]
-        cells = [f"{d['pass@1']:.3f} / {d.get('pass@5', float('nan')):.3f}" for d in b["by_difficulty"].values()]
-        lines.append(f"| {n} | {b['temperature']:g} | {b['pass@1']:.3f} / {b.get('pass@5', float('nan')):.3f} | "
-                     + " | ".join(cells) + " |")
-    if len(names) == 2:
-        lines += ["", f"best-vs-best pass@1: {names[1]} {best[names[1]]['pass@1']:.3f} - {names[0]} "
-                      f"{best[names[0]]['pass@1']:.3f} = {100 * (best[names[1]]['pass@1'] - best[names[0]]['pass@1']):+.1f} pp"]
-    text = "\n".join(lines)
+    setting = {**kw, "n": args.eval_n, "temperatures": args.eval_temperatures, "problems": len(problems),
+               "base": fingerprint(args)}
+    cache = os.path.join(args.out_dir, "base_eval.json")
+    cached = json.load(open(cache)) if os.path.exists(cache) else {}
+    sweeps = {}
+    for name, m in models.items():
+        if name == "base" and cached.get("setting") == setting:
+            sweeps[name] = cached["sweep"]
+            continue
+        sweeps[name] = [{"temperature": r["temperature"], **{k: v for k, v in r["summary"].items() if k != "per_problem"}}
+                        for r in evaluate.sweep(m, problems, args.eval_temperatures, args.eval_n, ks, **kw)]
+        if name == "base":
+            with open(cache, "w") as f:
+                json.dump({"setting": setting, "sweep": sweeps[name]}, f)
+    head = (f"pass@k on {len(problems)} test problems, n = {args.eval_n} per temperature, eval top-k "
+            f"{args.eval_top_k or 'off'}, top-p {args.eval_top_p:g}; SSD data T {args.ssd_temperature:g}, "
+            f"top-k {args.ssd_top_k or 'off'}, top-p {args.ssd_top_p:g}; seed {args.seed}")
+    text = head + "\n\n" + evaluate.comparison_table(sweeps, ks)
     print("\n" + text)
-    with open(os.path.join(args.out_dir, "report.md"), "w") as f:
+    with open(os.path.join(args.out_dir, f"{args.run}_report.md"), "w") as f:
         f.write(text + "\n")
-    with open(os.path.join(args.out_dir, "report.json"), "w") as f:
-        json.dump({"args": vars(args), "ssd_data": ssd_stats, "sweeps": res,
+    best = {n: max(rs, key=lambda r: r["pass@1"]) for n, rs in sweeps.items()}
+    with open(os.path.join(args.out_dir, f"{args.run}_report.json"), "w") as f:
+        json.dump({"args": vars(args), "ssd_data": ssd_stats, "sweeps": sweeps,
                    "best": {n: {"temperature": b["temperature"], "pass@1": b["pass@1"]} for n, b in best.items()}},
                   f, indent=1)
-    return res
+    return sweeps
+
+
+def make_data(args):
+    """A benchmark of other sizes from the same generator (and seed), written to out_dir/data."""
+    from data import benchmark
+    sizes = dict(zip(("pretrain", "val", "ssd", "test"), map(int, args.data_sizes.split(","))))
+    have = {n: sum(1 for _ in open(os.path.join(args.data_dir, f"{n}.jsonl"))) if os.path.exists(
+        os.path.join(args.data_dir, f"{n}.jsonl")) else 0 for n in sizes}
+    if have == sizes:
+        return
+    print(f"generating a benchmark of {args.data_sizes} problems into {args.data_dir}")
+    os.makedirs(args.data_dir, exist_ok=True)
+    rows = benchmark.generate(argparse.Namespace(seed=1234, bug_rate=0.30, idiom_rate=0.34,
+                                                 **{f"n_{n}": k for n, k in sizes.items()}))
+    for name, r in rows.items():
+        benchmark.write_jsonl(os.path.join(args.data_dir, f"{name}.jsonl"), r)
 
 
 def main(argv=None):
     args = get_args(argv)
+    if "RANK" in os.environ:   # started by torchrun: one process per GPU (or CPU slot)
+        dist.init_process_group("nccl" if args.device == "cuda" else "gloo")
+        if args.device == "cuda":
+            args.device = f"cuda:{os.environ['LOCAL_RANK']}"
+            torch.cuda.set_device(args.device)
+        if args.batch_size % dist.get_world_size() or args.ssd_batch_size % dist.get_world_size():
+            raise SystemExit("error: --batch_size and --ssd_batch_size must be multiples of the process count")
+    if args.device.startswith("cuda"):
+        torch.backends.cuda.matmul.allow_tf32 = True   # fp32 matmuls (outside autocast) on tensor cores
+        torch.backends.cudnn.allow_tf32 = True
+    rank, world = rank_world()
     os.makedirs(args.out_dir, exist_ok=True)
+    if args.data_sizes and rank == 0:
+        make_data(args)
+    if world > 1:
+        dist.barrier()
     t0 = time.time()
+    say = (lambda msg: print(f"[{time.time() - t0:.0f} s] {msg}")) if rank == 0 else (lambda msg: None)
     base = pretrain(args) if args.stage in ("all", "pretrain") else load_model(os.path.join(args.out_dir, "base.pt"), args.device)[0]
-    print(f"[{time.time() - t0:.0f} s] base model ready")
-    if args.stage == "pretrain":
-        return
+    say("base model ready")
     stats = None
     if args.stage in ("all", "ssd"):
         kept, stats = ssd_data(args, base)
-        print(f"[{time.time() - t0:.0f} s] SSD data ready")
+        say("SSD data ready")
         student = ssd_finetune(args, base, kept)
-    else:
-        student = load_model(os.path.join(args.out_dir, "ssd.pt"), args.device)[0]
-    print(f"[{time.time() - t0:.0f} s] SSD model ready")
-    report(args, {"base": base, "SSD": student}, stats)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"[{time.time() - t0:.0f} s] done; peak memory of this process {peak:.0f} MB; report -> {args.out_dir}/report.md")
+        say("SSD model ready")
+    elif args.stage == "eval":
+        student = load_model(os.path.join(args.out_dir, f"{args.run}.pt"), args.device)[0]
+    if args.stage != "pretrain" and rank == 0:   # evaluation runs in one process
+        report(args, {"base": base, "SSD": student}, stats)
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        say(f"done; peak memory of this process {peak:.0f} MB; report -> {os.path.join(args.out_dir, args.run + '_report.md')}")
+    if dist.is_initialized():
+        dist.destroy_process_group()
 
 
 if __name__ == "__main__":

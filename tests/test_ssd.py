@@ -1,0 +1,92 @@
+"""The SSD stage: trains on response tokens only, never reads a solution, and runs end to end."""
+import json
+import os
+
+import pytest
+import torch
+
+import evaluate
+import train
+from data import DATA_DIR
+from model import GPT, GPTConfig
+
+TINY = ["--n_layer=1", "--n_head=2", "--n_embd=32", "--block_size=192", "--batch_size=8", "--max_steps=6",
+        "--warmup_steps=1", "--eval_interval=3", "--ckpt_interval=3", "--ssd_batch_size=8",
+        "--eval_temperatures=0,1", "--eval_n=2"]
+
+
+@pytest.fixture(scope="module")
+def tiny_data(tmp_path_factory):
+    d = tmp_path_factory.mktemp("data")
+    for name, n in (("pretrain", 24), ("val", 6), ("ssd", 10), ("test", 6)):
+        with open(os.path.join(DATA_DIR, f"{name}.jsonl")) as f, open(d / f"{name}.jsonl", "w") as g:
+            for _ in range(n):
+                g.write(f.readline())
+    return d
+
+
+def test_sft_loss_reaches_response_tokens_and_never_the_prompt():
+    torch.manual_seed(0)
+    model = GPT(GPTConfig(vocab_size=1024, block_size=32, n_layer=1, n_head=2, n_embd=16))
+    prompt, response = [5, 6, 7, 8, 9], [10, 11, 12]
+    x, y = train.collate([(prompt, response)], block_size=32, prompt_loss=False)
+    logits, loss = model(x, y)
+    logits.retain_grad()
+    loss.backward()
+    # position j predicts token j+1; the first response token (10) is predicted at position 4
+    trained = logits.grad[0].abs().sum(-1) > 0
+    assert trained.tolist() == [False, False, False, False, True, True, True]
+    # the same pair with prompt_loss=True would train on the prompt too
+    _, y_all = train.collate([(prompt, response)], block_size=32, prompt_loss=True)
+    assert (y_all != -1).sum() == 7 and (y != -1).sum() == 3
+
+
+def test_the_ssd_finetune_uses_the_response_only_loss(monkeypatch, tiny_data, tmp_path):
+    seen = {}
+    monkeypatch.setattr(train, "train", lambda *a, **k: seen.update(k) or "student")
+    args = train.get_args(TINY + [f"--data_dir={tiny_data}", f"--out_dir={tmp_path}"])
+    base = GPT(GPTConfig(vocab_size=1024, block_size=192, n_layer=1, n_head=2, n_embd=32))
+    kept = [{"prompt": "def f(xs):\n", "completion": "    return 1\n", "tokens": [3, 4, 5]}]
+    assert train.ssd_finetune(args, base, kept) == "student"
+    assert seen["prompt_loss"] is False
+
+
+def test_ssd_data_reads_only_prompts_never_solutions(monkeypatch, tiny_data, tmp_path):
+    # Poison every solution-like field; the sampler must see exactly {task_id, prompt}.
+    rows = [json.loads(line) for line in open(tiny_data / "ssd.jsonl")]
+    poisoned = tmp_path / "data"
+    poisoned.mkdir()
+    for name in ("pretrain", "val", "test"):
+        (poisoned / f"{name}.jsonl").write_text((tiny_data / f"{name}.jsonl").read_text())
+    with open(poisoned / "ssd.jsonl", "w") as f:
+        for r in rows:
+            f.write(json.dumps({**r, "canonical_solution": "POISON", "solution": "POISON"}) + "\n")
+    asked = []
+    real = evaluate.sample_completions
+    monkeypatch.setattr(evaluate, "sample_completions",
+                        lambda model, problems, *a, **k: asked.extend(problems) or real(model, problems, *a, **k))
+    args = train.get_args(TINY + [f"--data_dir={poisoned}", f"--out_dir={tmp_path}"])
+    torch.manual_seed(0)
+    base = GPT(GPTConfig(vocab_size=1024, block_size=192, n_layer=1, n_head=2, n_embd=32)).eval()
+    kept, stats = train.ssd_data(args, base)
+    assert asked and all(set(p) == {"task_id", "prompt"} for p in asked)
+    assert all("POISON" not in json.dumps(k) for k in kept)
+    assert stats["prompts"] == len(rows)
+
+
+def test_a_tiny_demo_runs_every_stage_and_writes_the_report(tiny_data, tmp_path):
+    train.main(TINY + [f"--data_dir={tiny_data}", f"--out_dir={tmp_path}"])
+    for name in ("base.pt", "ssd.pt", "ssd_samples.jsonl", "ssd_report.md", "ssd_report.json", "base_eval.json"):
+        assert (tmp_path / name).exists(), name
+    report = json.loads((tmp_path / "ssd_report.json").read_text())
+    assert set(report["sweeps"]) == {"base", "SSD"}
+    assert [r["temperature"] for r in report["sweeps"]["SSD"]] == [0.0, 1.0]
+    assert "best-vs-best" in (tmp_path / "ssd_report.md").read_text()
+    # a second run reuses the finished base model instead of pretraining again
+    out = tmp_path / "again.log"
+    import contextlib
+    import io
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        train.main(TINY + [f"--data_dir={tiny_data}", f"--out_dir={tmp_path}", "--stage=pretrain"])
+    assert "reusing" in buf.getvalue()
