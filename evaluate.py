@@ -104,6 +104,15 @@ def extract_code(problem, completion):
     return blocks[0] if re.search(r"stdin|input\(|open\(0", blocks[0]) else problem["prompt"] + blocks[0]
 
 
+def valid_code(problem, completion):
+    """Is there code, and does it compile? (The paper's stress test counts samples without.)"""
+    src = extract_code(problem, completion)
+    try:
+        return src is not None and compile(src, "<sample>", "exec") is not None
+    except (SyntaxError, ValueError):
+        return False
+
+
 NUMBER, INTEGER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?"), re.compile(r"[+-]?\d+")
 
 
@@ -189,6 +198,26 @@ def format_table(rows, ks=(1, 5)):
         cells += [f"{s['by_difficulty'][d][f'pass@{k}']:.3f}" if d in s["by_difficulty"] else "-" for d in diffs for k in ks]
         lines.append("| " + " | ".join([str(label), *cells, f"{s['no_code']:.1%}"]) + " |")
     return "\n".join(lines)
+
+
+def compare(models, problems, temperatures, n, ks=(1, 5), cache=None, key=None, **sample_kw):
+    """{name: [summary per temperature]} for each model on the same problems and seeds. With
+    `cache` (a JSON file) the first model's sweep is saved there and reused while `key` (what
+    that model and the settings are) stays the same: controls need not re-evaluate the base."""
+    setting = {"key": key, "temperatures": temperatures, "n": n, "problems": [p["task_id"] for p in problems],
+               **sample_kw}
+    old = json.load(open(cache)) if cache and os.path.exists(cache) else {}
+    sweeps = {}
+    for i, (name, model) in enumerate(models.items()):
+        if i == 0 and old.get("setting") == setting:
+            sweeps[name] = old["sweep"]
+            continue
+        sweeps[name] = [{"temperature": r["temperature"], **{k: v for k, v in r["summary"].items() if k != "per_problem"}}
+                        for r in sweep(model, problems, temperatures, n, ks, **sample_kw)]
+        if i == 0 and cache:
+            with open(cache, "w") as f:
+                json.dump({"setting": setting, "sweep": sweeps[name]}, f)
+    return sweeps
 
 
 def comparison_table(sweeps, ks=(1, 5)):

@@ -4,8 +4,10 @@
                                           #   -> evaluate base vs SSD over temperatures -> report
     python train.py --stage=pretrain      # only the base model -> out/base.pt
     python train.py --resume              # continue pretraining from out/base.pt after a kill
-    python train.py --ssd_temperature=1.0 --ssd_top_k=0 --ssd_top_p=1.0 --out_dir=out/fixed_point
-    python train.py --device=cuda         # bf16 autocast on a GPU; see --help for every setting
+    python train.py --stage=ssd --run=fixed_point --ssd_temperature=1 --ssd_top_k=0 --ssd_top_p=1
+                                          # another SSD recipe on the same base -> out/fixed_point_report.md
+    python train.py --device=cuda --preset=gpu     # bf16 on a GPU, a bigger model and benchmark
+    torchrun --nproc_per_node=2 train.py  # DDP: each process takes half of every batch
 
 Pretraining: each sequence is prompt + solution + <|endoftext|>, tokenized as two parts exactly
 as sample.py sees them. AdamW with warmup and cosine decay, gradient clipping, a validation loss
@@ -35,101 +37,94 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 from tqdm import tqdm
 
 import evaluate
-from data import DATA_DIR, read_jsonl
+from data import DATA_DIR, benchmark, read_jsonl
 from data.tokenizer import get_tokenizer
 from model import GPT, GPTConfig, load_model
 from sample import check_params
 
 
-class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
-    """--help keeps the docstring's layout and shows every default."""
-
-
 # --preset=gpu: a bigger model on a bigger benchmark (same generator, written to out_dir/data),
-# more SSD prompts and the full sweep; sized for one H100 (see the README for what was measured)
-PRESETS = {"gpu": dict(device="auto", n_layer=8, n_head=8, n_embd=512, batch_size=128, max_steps=3000, lr=1e-3,
-                       warmup_steps=200, eval_interval=500, ckpt_interval=500, ssd_batch_size=64,
-                       data_sizes="40000,1000,10000,1000", full_sweep=True)}
+# more SSD prompts and the full sweep, meant for one H100 (see the README for what was measured)
+PRESETS = {"cpu": {}, "gpu": dict(device="auto", n_layer=8, n_head=8, n_embd=512, batch_size=128, max_steps=3000,
+                                  lr=1e-3, warmup_steps=200, eval_interval=500, ckpt_interval=500, ssd_batch_size=64,
+                                  data_sizes="40000,1000,10000,1000", full_sweep=True)}
+
+
+def number(kind, low, strict=True):
+    """An argparse type: a `kind` number above `low` (or at least `low`); else a one-line error."""
+    def parse(text):
+        x = kind(text)
+        if x < low or (strict and x == low):
+            raise argparse.ArgumentTypeError(f"must be {'>' if strict else '>='} {low}, got {text}")
+        return x
+    return parse
 
 
 def get_args(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
+    fmt = type("Fmt", (argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter), {})
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=fmt)
+    pos, nonneg, posf, nonnegf = number(int, 0), number(int, 0, False), number(float, 0), number(float, 0, False)
     a = ap.add_argument
-    a("--preset", choices=["cpu", "gpu"], default="cpu", help="gpu: bigger model, data and sweep (settings given"
-      " explicitly still win)")
-    a("--data_sizes", default="", help="pretrain,val,ssd,test: generate a benchmark of these sizes into"
-      " out_dir/data with data/benchmark.py instead of using the committed files")
     a("--stage", default="all", choices=["all", "pretrain", "ssd", "eval"],
-      help="all = the demo; ssd = SSD data + fine-tune from out_dir/base.pt; eval = report only")
-    a("--out_dir", default="out", help="where checkpoints, samples and reports go")
+      help="all = the demo; ssd = SSD data + fine-tune + report from out_dir/base.pt; eval = report only")
+    a("--preset", default="cpu", choices=list(PRESETS), help="gpu: bigger model, data and sweep")
+    a("--out_dir", default="out", help="checkpoints, samples and reports")
     a("--data_dir", default=DATA_DIR, help="folder with pretrain/val/ssd/test.jsonl")
-    a("--device", default="cpu", choices=["cpu", "cuda", "auto"], help="auto = cuda if available")
+    a("--data_sizes", default="", help="pretrain,val,ssd,test: generate a benchmark of these sizes into out_dir/data")
+    a("--device", default="cpu", choices=["cpu", "cuda", "auto"], help="auto = cuda if there is one")
     a("--compile", action="store_true", help="torch.compile the model for training (GPU)")
-    a("--seed", type=int, default=0, help="seeds pretraining, SSD sampling and fine-tuning")
+    a("--seed", type=int, default=0, help="seeds pretraining, SSD sampling, fine-tuning and evaluation")
     a("--resume", action="store_true", help="continue pretraining from out_dir/base.pt")
-    a("--run", default="ssd", help="name of this SSD run: out_dir/RUN.pt, RUN_samples.jsonl, RUN_report.md;"
-      " runs with other recipes share out_dir/base.pt")
-    g = ap.add_argument_group("model")
-    g.add_argument("--n_layer", type=int, default=4)
-    g.add_argument("--n_head", type=int, default=4)
-    g.add_argument("--n_embd", type=int, default=128)
-    g.add_argument("--block_size", type=int, default=256)
-    g.add_argument("--dropout", type=float, default=0.0)
-    g = ap.add_argument_group("pretraining")
-    g.add_argument("--batch_size", type=int, default=32, help="sequences per step")
-    g.add_argument("--max_steps", type=int, default=1000)
-    g.add_argument("--lr", type=float, default=3e-3, help="peak learning rate")
-    g.add_argument("--min_lr_ratio", type=float, default=0.1, help="final lr = lr * min_lr_ratio")
-    g.add_argument("--warmup_steps", type=int, default=100)
-    g.add_argument("--weight_decay", type=float, default=0.1)
-    g.add_argument("--grad_clip", type=float, default=1.0, help="max gradient norm (0 = off)")
-    g.add_argument("--eval_interval", type=int, default=250, help="steps between validation losses")
-    g.add_argument("--ckpt_interval", type=int, default=250)
-    g = ap.add_argument_group("SSD")
-    g.add_argument("--ssd_temperature", type=float, default=1.6, help="T_train")
-    g.add_argument("--ssd_top_k", type=int, default=20, help="0 = off")
-    g.add_argument("--ssd_top_p", type=float, default=0.8, help="1 = off")
-    g.add_argument("--ssd_prompts", type=int, default=0, help="how many SSD prompts (0 = all)")
-    g.add_argument("--ssd_epochs", type=float, default=1.0)
-    g.add_argument("--ssd_lr", type=float, default=3e-4)
-    g.add_argument("--ssd_batch_size", type=int, default=32)
-    g = ap.add_argument_group("evaluation (test split)")
-    g.add_argument("--eval_temperatures", default="0,0.4,0.7,1.0,1.3", help="comma-separated")
-    g.add_argument("--eval_n", type=int, default=5, help="samples per problem and temperature")
-    g.add_argument("--eval_top_k", type=int, default=0)
-    g.add_argument("--eval_top_p", type=float, default=1.0)
-    g.add_argument("--eval_problems", type=int, default=0, help="first N test problems (0 = all)")
-    g.add_argument("--full_sweep", action="store_true", help="T = 0, 0.2, ..., 1.6 with n = 10 (slower)")
-    if ap.parse_known_args(argv)[0].preset != "cpu":
-        ap.set_defaults(**PRESETS[ap.parse_known_args(argv)[0].preset])
+    a("--run", default="ssd", help="name of the SSD run: out_dir/RUN.pt, RUN_samples.jsonl, RUN_report.md")
+    g = ap.add_argument_group("model").add_argument
+    g("--n_layer", type=pos, default=4)
+    g("--n_head", type=pos, default=4)
+    g("--n_embd", type=pos, default=128)
+    g("--block_size", type=pos, default=256)
+    g("--dropout", type=nonnegf, default=0.0)
+    g = ap.add_argument_group("pretraining").add_argument
+    g("--batch_size", type=pos, default=32, help="sequences per step (all processes together)")
+    g("--max_steps", type=pos, default=1000)
+    g("--lr", type=posf, default=3e-3, help="peak learning rate")
+    g("--min_lr_ratio", type=nonnegf, default=0.1, help="final lr = lr * min_lr_ratio")
+    g("--warmup_steps", type=nonneg, default=100)
+    g("--weight_decay", type=nonnegf, default=0.1)
+    g("--grad_clip", type=nonnegf, default=1.0, help="max gradient norm (0 = off)")
+    g("--eval_interval", type=pos, default=250, help="steps between validation losses")
+    g("--ckpt_interval", type=pos, default=250)
+    g = ap.add_argument_group("SSD").add_argument
+    g("--ssd_temperature", type=nonnegf, default=1.6, help="T_train")
+    g("--ssd_top_k", type=nonneg, default=20, help="0 = off")
+    g("--ssd_top_p", type=posf, default=0.8, help="1 = off")
+    g("--ssd_prompts", type=nonneg, default=0, help="how many SSD prompts (0 = all)")
+    g("--ssd_epochs", type=posf, default=1.0)
+    g("--ssd_lr", type=posf, default=3e-4)
+    g("--ssd_batch_size", type=pos, default=32)
+    g = ap.add_argument_group("evaluation (test split)").add_argument
+    g("--eval_temperatures", default="0,0.4,0.7,1.0,1.3", help="comma-separated")
+    g("--eval_n", type=pos, default=5, help="samples per problem and temperature")
+    g("--eval_top_k", type=nonneg, default=0)
+    g("--eval_top_p", type=posf, default=1.0)
+    g("--eval_problems", type=nonneg, default=0, help="the first N test problems (0 = all)")
+    g("--full_sweep", action="store_true", help="T = 0, 0.2, ..., 1.6 with n = 10 (slower)")
+    ap.set_defaults(**PRESETS[ap.parse_known_args(argv)[0].preset])   # explicit settings still win
     args = ap.parse_args(argv)
     if args.full_sweep:
         args.eval_temperatures, args.eval_n = "0,0.2,0.4,0.6,0.8,1.0,1.2,1.4,1.6", 10
-    for name in ("n_layer", "n_head", "n_embd", "block_size", "batch_size", "max_steps", "eval_interval",
-                 "ckpt_interval", "ssd_batch_size", "eval_n"):
-        if getattr(args, name) <= 0:
-            ap.error(f"--{name} must be a positive integer, got {getattr(args, name)}")
-    for name in ("warmup_steps", "ssd_prompts", "eval_problems", "weight_decay", "grad_clip", "ssd_epochs"):
-        if getattr(args, name) < 0:
-            ap.error(f"--{name} must be >= 0, got {getattr(args, name)}")
-    if args.lr <= 0 or args.ssd_lr <= 0 or not 0 <= args.min_lr_ratio <= 1 or not 0 <= args.dropout < 1:
-        ap.error("need --lr > 0, --ssd_lr > 0, 0 <= --min_lr_ratio <= 1 and 0 <= --dropout < 1")
-    if args.n_embd % args.n_head:
-        ap.error(f"--n_embd ({args.n_embd}) must be a multiple of --n_head ({args.n_head})")
     try:
         args.eval_temperatures = [float(t) for t in str(args.eval_temperatures).split(",")]
-        check_params(args.ssd_temperature, args.ssd_top_k, args.ssd_top_p)
         for t in args.eval_temperatures:
             check_params(t, args.eval_top_k, args.eval_top_p)
-    except ValueError as e:
-        ap.error(str(e) if "must" in str(e) else "--eval_temperatures takes comma-separated numbers")
-    if args.data_sizes:
-        try:
+        check_params(args.ssd_temperature, args.ssd_top_k, args.ssd_top_p)
+        if args.n_embd % args.n_head or args.min_lr_ratio > 1 or args.dropout >= 1:
+            raise ValueError("need n_embd a multiple of n_head, min_lr_ratio <= 1 and dropout < 1")
+        if args.data_sizes:
             sizes = [int(n) for n in args.data_sizes.split(",")]
-            assert len(sizes) == 4 and min(sizes) > 0
-        except (ValueError, AssertionError):
-            ap.error("--data_sizes takes four positive counts: pretrain,val,ssd,test")
-        args.data_dir = os.path.join(args.out_dir, "data")
+            if len(sizes) != 4 or min(sizes) < 1:
+                raise ValueError("--data_sizes takes four positive counts: pretrain,val,ssd,test")
+            args.data_dir = os.path.join(args.out_dir, "data")
+    except ValueError as e:
+        ap.error(str(e) if " " in str(e) else f"not a number: {e}")
     if args.device == "auto":
         args.device = "cuda" if torch.cuda.is_available() else "cpu"
     if args.device == "cuda" and not torch.cuda.is_available():
@@ -330,14 +325,6 @@ def pretrain(args):
     return train(args, encode_pairs(rows, "solution"), encode_pairs(val, "solution"), path, fingerprint=want)
 
 
-def would_compile(prompt, completion):
-    try:
-        compile(prompt + completion, "<sample>", "exec")
-        return True
-    except (SyntaxError, ValueError):
-        return False
-
-
 def ssd_data(args, base):
     """One sample per SSD prompt from the frozen base. Only the prompt text is read; nothing is
     filtered but empty completions. Whether a sample would pass is measured for the reader."""
@@ -357,8 +344,8 @@ def ssd_data(args, base):
         return kept, None
     passed = evaluate.judge(rows, samples)     # for the reader only: nothing below uses it
     stats = {"prompts": len(rows), "kept": len(kept), "share_empty": 1 - len(kept) / len(rows),
-             "share_no_valid_code": sum(not would_compile(p["prompt"], s["completion"])
-                                        for s, p in zip(samples, prompts)) / len(rows),
+             "share_no_valid_code": sum(not evaluate.valid_code(p, s["completion"])
+                                        for s, p in zip(samples, rows)) / len(rows),
              "mean_tokens": sum(len(s["tokens"]) for s in samples) / len(rows),
              "share_would_pass": sum(r["passed"] for r in passed) / len(rows)}
     with open(os.path.join(args.out_dir, f"{args.run}_samples.jsonl"), "w") as f:
@@ -389,49 +376,17 @@ def report(args, models, ssd_stats=None):
     problems = problems[:args.eval_problems or None]
     ks = (1, 5) if args.eval_n >= 5 else (1,)
     kw = dict(top_k=args.eval_top_k, top_p=args.eval_top_p, seed=args.seed, max_new_tokens=args.block_size)
-    setting = {**kw, "n": args.eval_n, "temperatures": args.eval_temperatures, "problems": len(problems),
-               "base": fingerprint(args)}
-    cache = os.path.join(args.out_dir, "base_eval.json")
-    cached = json.load(open(cache)) if os.path.exists(cache) else {}
-    sweeps = {}
-    for name, m in models.items():
-        if name == "base" and cached.get("setting") == setting:
-            sweeps[name] = cached["sweep"]
-            continue
-        sweeps[name] = [{"temperature": r["temperature"], **{k: v for k, v in r["summary"].items() if k != "per_problem"}}
-                        for r in evaluate.sweep(m, problems, args.eval_temperatures, args.eval_n, ks, **kw)]
-        if name == "base":
-            with open(cache, "w") as f:
-                json.dump({"setting": setting, "sweep": sweeps[name]}, f)
-    head = (f"pass@k on {len(problems)} test problems, n = {args.eval_n} per temperature, eval top-k "
+    sweeps = evaluate.compare(models, problems, args.eval_temperatures, args.eval_n, ks, **kw,
+                              cache=os.path.join(args.out_dir, "base_eval.json"), key=fingerprint(args))
+    text = (f"pass@k on {len(problems)} test problems, n = {args.eval_n} per temperature, eval top-k "
             f"{args.eval_top_k or 'off'}, top-p {args.eval_top_p:g}; SSD data T {args.ssd_temperature:g}, "
-            f"top-k {args.ssd_top_k or 'off'}, top-p {args.ssd_top_p:g}; seed {args.seed}")
-    text = head + "\n\n" + evaluate.comparison_table(sweeps, ks)
+            f"top-k {args.ssd_top_k or 'off'}, top-p {args.ssd_top_p:g}; seed {args.seed}\n\n"
+            + evaluate.comparison_table(sweeps, ks))
     print("\n" + text)
     with open(os.path.join(args.out_dir, f"{args.run}_report.md"), "w") as f:
         f.write(text + "\n")
-    best = {n: max(rs, key=lambda r: r["pass@1"]) for n, rs in sweeps.items()}
     with open(os.path.join(args.out_dir, f"{args.run}_report.json"), "w") as f:
-        json.dump({"args": vars(args), "ssd_data": ssd_stats, "sweeps": sweeps,
-                   "best": {n: {"temperature": b["temperature"], "pass@1": b["pass@1"]} for n, b in best.items()}},
-                  f, indent=1)
-    return sweeps
-
-
-def make_data(args):
-    """A benchmark of other sizes from the same generator (and seed), written to out_dir/data."""
-    from data import benchmark
-    sizes = dict(zip(("pretrain", "val", "ssd", "test"), map(int, args.data_sizes.split(","))))
-    have = {n: sum(1 for _ in open(os.path.join(args.data_dir, f"{n}.jsonl"))) if os.path.exists(
-        os.path.join(args.data_dir, f"{n}.jsonl")) else 0 for n in sizes}
-    if have == sizes:
-        return
-    print(f"generating a benchmark of {args.data_sizes} problems into {args.data_dir}")
-    os.makedirs(args.data_dir, exist_ok=True)
-    rows = benchmark.generate(argparse.Namespace(seed=1234, bug_rate=0.30, idiom_rate=0.34,
-                                                 **{f"n_{n}": k for n, k in sizes.items()}))
-    for name, r in rows.items():
-        benchmark.write_jsonl(os.path.join(args.data_dir, f"{name}.jsonl"), r)
+        json.dump({"args": vars(args), "ssd_data": ssd_stats, "sweeps": sweeps}, f, indent=1)
 
 
 def main(argv=None):
@@ -448,8 +403,8 @@ def main(argv=None):
         torch.backends.cudnn.allow_tf32 = True
     rank, world = rank_world()
     os.makedirs(args.out_dir, exist_ok=True)
-    if args.data_sizes and rank == 0:
-        make_data(args)
+    if args.data_sizes and rank == 0:   # same generator and seed, other sizes
+        benchmark.ensure(args.data_dir, dict(zip(("pretrain", "val", "ssd", "test"), map(int, args.data_sizes.split(",")))))
     if world > 1:
         dist.barrier()
     t0 = time.time()

@@ -383,6 +383,18 @@ def write_jsonl(path, rows):
             f.write(json.dumps(r) + "\n")
 
 
+def ensure(folder, sizes, seed=1234):
+    """Make sure `folder` holds a benchmark with these split sizes (default rates), else write it."""
+    paths = {n: os.path.join(folder, f"{n}.jsonl") for n in sizes}
+    if all(os.path.exists(p) and sum(1 for _ in open(p)) == sizes[n] for n, p in paths.items()):
+        return
+    print(f"generating a benchmark of {sizes} problems into {folder}")
+    os.makedirs(folder, exist_ok=True)
+    args = argparse.Namespace(seed=seed, bug_rate=0.30, idiom_rate=0.34, **{f"n_{n}": k for n, k in sizes.items()})
+    for name, rows in generate(args).items():
+        write_jsonl(paths[name], rows)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
