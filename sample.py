@@ -16,6 +16,7 @@ k = 0, p = 1 and min_p = 0 switch truncation off. Entropies are in bits. generat
 the prompts once and then decodes with a KV cache; each row of a batch is an independent sample.
 """
 import argparse
+import os
 import sys
 
 import torch
@@ -233,6 +234,53 @@ def show_entropy(completion, stats, enc, color):
         print("(plain text: tokens with entropy >= 0.5 bits are followed by \u27e8bits\u27e9)")
 
 
+LOCK, FORK = 0.5, 1.5   # bits: below LOCK a position has one right token; above FORK, several options
+
+
+@torch.no_grad()
+def show_forks(models, problems, args, enc):
+    """Forks and locks in our own model (the paper's Fig. 6): teacher-force every model on the
+    canonical solutions of `problems` (the same contexts for all), then compare per-position
+    entropy, the tail beyond the top tokens at the base model's locks, and how many tokens
+    survive top-k/top-p as the evaluation temperature grows."""
+    dists = {name: [] for name in models}
+    for p in problems:
+        prompt, body = enc.encode(p["prompt"]), enc.encode(p["canonical_solution"]) + [enc.eot_token]
+        x = torch.tensor([(prompt + body)[:-1]])
+        for name, m in models.items():   # the distributions that predict the solution's tokens
+            dists[name].append(F.log_softmax(m(x)[0][0, len(prompt) - 1:].float(), -1))
+    logp = {name: torch.cat(d) for name, d in dists.items()}
+    H = {name: entropy_bits(lp.exp()) for name, lp in logp.items()}
+    base = next(iter(models))
+    locks, forks = H[base] < LOCK, H[base] > FORK
+    edges = [0, 0.1, 0.5, 1.0, 1.5, 2.0, 3.0, 99]
+    print(f"{len(problems)} problems, {len(H[base])} solution tokens; entropy per position (bits):")
+    print("  bits       " + "".join(f"{n:<28}" for n in models))
+    for lo, hi in zip(edges, edges[1:]):
+        cells = [((h >= lo) & (h < hi)).float().mean().item() for h in H.values()]
+        print(f"  {lo:>4}-{hi if hi < 99 else '':<4}  " + "".join(f"{c:6.1%} {'#' * round(40 * c):<21}" for c in cells))
+    out = {}
+    for name, lp in logp.items():
+        p = lp.exp()
+        top = p.sort(-1, descending=True).values
+        row = {"mean_entropy": H[name].mean().item(), "share_locks": (H[name] < LOCK).float().mean().item(),
+               "share_forks": (H[name] > FORK).float().mean().item(),
+               "tail_beyond_top1_at_locks": (1 - top[locks, 0]).mean().item(),
+               "tail_beyond_top20_at_locks": (1 - top[locks, :20].sum(-1)).mean().item(),
+               "fork_entropy": H[name][forks].mean().item()}
+        for t in (0.5, 0.7, 1.0, 1.3, 1.6):
+            kept = process_logits(lp, t, args.top_k, args.top_p) > float("-inf")
+            row[f"kept_at_locks_T{t:g}"] = kept[locks].sum(-1).float().mean().item()
+            row[f"kept_at_forks_T{t:g}"] = kept[forks].sum(-1).float().mean().item()
+        out[name] = row
+    print(f"\nlocks = positions where {base} has < {LOCK} bits ({locks.float().mean():.1%}), forks = > {FORK} bits "
+          f"({forks.float().mean():.1%}); kept = tokens surviving top-k {args.top_k or 'off'} / top-p {args.top_p:g}")
+    print("  " + " " * 30 + "".join(f"{n:>14}" for n in models))
+    for key in out[base]:
+        print(f"  {key:<30}" + "".join(f"{out[n][key]:>14.4f}" for n in models))
+    return out
+
+
 def prompt_from_args(args):
     if args.prompt is not None:
         return args.prompt.encode().decode("unicode_escape")  # allow '\n' on the command line
@@ -256,7 +304,10 @@ def main(argv=None):
     ap.add_argument("--num_samples", type=int, default=1)
     ap.add_argument("--max_new_tokens", type=int, default=128)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--show", choices=["text", "dist", "entropy"], default="text")
+    ap.add_argument("--show", choices=["text", "dist", "entropy", "forks"], default="text",
+                    help="forks: entropy statistics of --ckpt vs --compare over the test split")
+    ap.add_argument("--compare", help="--show=forks: a second checkpoint (e.g. out/ssd.pt)")
+    ap.add_argument("--problems", type=int, default=450, help="--show=forks: how many test problems")
     ap.add_argument("--position", type=int, default=0, help="--show=dist: which completion token")
     ap.add_argument("--color", choices=["auto", "always", "never"], default="auto")
     args = ap.parse_args(argv)
@@ -268,6 +319,10 @@ def main(argv=None):
         ap.error("--num_samples and --max_new_tokens must be >= 1, --position >= 0")
     enc = get_tokenizer()
     model, _ = load_model(args.ckpt)
+    if args.show == "forks":
+        name = lambda path: os.path.splitext(os.path.basename(path))[0]
+        models = {name(args.ckpt): model, **({name(args.compare): load_model(args.compare)[0]} if args.compare else {})}
+        return show_forks(models, read_jsonl(f"{DATA_DIR}/test.jsonl")[:args.problems], args, enc)
     prompt = prompt_from_args(args)
     prompt_ids = enc.encode(prompt)
     g = torch.Generator().manual_seed(args.seed)
