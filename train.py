@@ -371,13 +371,13 @@ def ssd_finetune(args, base, kept):
 
 def report(args, models, ssd_stats=None):
     """Sweep T for each model on the same problems and seeds; print and save the comparison.
-    The base model's sweep is kept in out_dir/base_eval.json and reused by later runs."""
+    The base model's sweep is kept in out_dir/base_sweep.json and reused by later runs."""
     problems = read_jsonl(os.path.join(args.data_dir, "test.jsonl"), required=("task_id", "prompt", "test"))
     problems = problems[:args.eval_problems or None]
     ks = (1, 5) if args.eval_n >= 5 else (1,)
     kw = dict(top_k=args.eval_top_k, top_p=args.eval_top_p, seed=args.seed, max_new_tokens=args.block_size)
     sweeps = evaluate.compare(models, problems, args.eval_temperatures, args.eval_n, ks, **kw,
-                              cache=os.path.join(args.out_dir, "base_eval.json"), key=fingerprint(args))
+                              cache=os.path.join(args.out_dir, "base_sweep.json"), key=fingerprint(args))
     text = (f"pass@k on {len(problems)} test problems, n = {args.eval_n} per temperature, eval top-k "
             f"{args.eval_top_k or 'off'}, top-p {args.eval_top_p:g}; SSD data T {args.ssd_temperature:g}, "
             f"top-k {args.ssd_top_k or 'off'}, top-p {args.ssd_top_p:g}; seed {args.seed}\n\n"

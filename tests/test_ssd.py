@@ -76,7 +76,7 @@ def test_ssd_data_reads_only_prompts_never_solutions(monkeypatch, tiny_data, tmp
 
 def test_a_tiny_demo_runs_every_stage_and_writes_the_report(tiny_data, tmp_path):
     train.main(TINY + [f"--data_dir={tiny_data}", f"--out_dir={tmp_path}"])
-    for name in ("base.pt", "ssd.pt", "ssd_samples.jsonl", "ssd_report.md", "ssd_report.json", "base_eval.json"):
+    for name in ("base.pt", "ssd.pt", "ssd_samples.jsonl", "ssd_report.md", "ssd_report.json", "base_sweep.json"):
         assert (tmp_path / name).exists(), name
     report = json.loads((tmp_path / "ssd_report.json").read_text())
     assert set(report["sweeps"]) == {"base", "SSD"}
