@@ -90,3 +90,17 @@ def test_a_tiny_demo_runs_every_stage_and_writes_the_report(tiny_data, tmp_path)
     with contextlib.redirect_stdout(buf):
         train.main(TINY + [f"--data_dir={tiny_data}", f"--out_dir={tmp_path}", "--stage=pretrain"])
     assert "reusing" in buf.getvalue()
+
+
+def test_a_control_run_reuses_the_base_model_and_its_evaluation(tiny_data, tmp_path, monkeypatch):
+    train.main(TINY + [f"--data_dir={tiny_data}", f"--out_dir={tmp_path}"])
+    swept = []
+    real = evaluate.sweep
+    monkeypatch.setattr(evaluate, "sweep", lambda model, *a, **k: swept.append(model) or real(model, *a, **k))
+    train.main(TINY + [f"--data_dir={tiny_data}", f"--out_dir={tmp_path}", "--stage=ssd", "--run=fixed_point",
+                       "--ssd_temperature=1", "--ssd_top_k=0", "--ssd_top_p=1"])
+    assert len(swept) == 1                      # only the new student was evaluated
+    report = json.loads((tmp_path / "fixed_point_report.json").read_text())
+    first = json.loads((tmp_path / "ssd_report.json").read_text())
+    assert report["sweeps"]["base"] == first["sweeps"]["base"]
+    assert report["args"]["ssd_temperature"] == 1.0
