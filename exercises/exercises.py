@@ -1,7 +1,7 @@
 """Your answers to EXERCISES.md. Replace each `raise NotImplementedError` with your code, then run
     EXERCISES=mine python -m pytest tests/test_exercises.py -k <name>
 The reference answers are in solutions/exercises.py: try first, peek later."""
-import torch
+import torch  # noqa: F401 (you will need it)
 
 
 # 1 ---------------------------------------------------------------------------------------------

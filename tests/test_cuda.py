@@ -1,12 +1,11 @@
 """The CUDA path (skipped without a GPU): bf16 training, compile, and cached generation on the GPU."""
-import os
 
 import pytest
+from conftest import copy_benchmark
 import torch
 
 import sample
 import train
-from data import DATA_DIR
 from model import GPT, GPTConfig
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
@@ -14,11 +13,7 @@ pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a C
 
 @pytest.fixture(scope="module")
 def tiny_data(tmp_path_factory):
-    d = tmp_path_factory.mktemp("data")
-    for name, n in (("pretrain", 64), ("val", 8), ("ssd", 8), ("test", 6)):
-        with open(os.path.join(DATA_DIR, f"{name}.jsonl")) as f, open(d / f"{name}.jsonl", "w") as g:
-            g.writelines(f.readline() for _ in range(n))
-    return str(d)
+    return str(copy_benchmark(tmp_path_factory.mktemp("data"), pretrain=64, val=8, ssd=8, test=6))
 
 
 def test_bf16_pretraining_on_the_gpu_lowers_the_loss(tiny_data, tmp_path):

@@ -144,7 +144,7 @@ def test_harder_problems_have_more_steps_and_longer_solutions(files):
     steps = {"easy": 2, "medium": 3, "hard": 4}
     length = collections.defaultdict(list)
     for p in files["test"]:
-        filt, m, agg = p["composition"].split("+")[:-2], p["composition"].split("+")[-2], p["composition"].split("+")[-1]
+        *filt, m, _ = p["composition"].split("+")
         assert len(filt) + (m != "id") + 1 == steps[p["difficulty"]]
         length[p["difficulty"]].append(len(p["canonical_solution"]))
     mean = {d: sum(v) / len(v) for d, v in length.items()}

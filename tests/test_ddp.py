@@ -4,9 +4,9 @@ import subprocess
 import sys
 
 import pytest
+from conftest import copy_benchmark
 import torch
 
-from data import DATA_DIR
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = ["--stage=pretrain", "--n_layer=1", "--n_head=2", "--n_embd=32", "--block_size=160", "--batch_size=8",
@@ -15,11 +15,7 @@ TINY = ["--stage=pretrain", "--n_layer=1", "--n_head=2", "--n_embd=32", "--block
 
 @pytest.fixture(scope="module")
 def tiny_data(tmp_path_factory):
-    d = tmp_path_factory.mktemp("data")
-    for name, n in (("pretrain", 48), ("val", 8)):
-        with open(os.path.join(DATA_DIR, f"{name}.jsonl")) as f, open(d / f"{name}.jsonl", "w") as g:
-            g.writelines(f.readline() for _ in range(n))
-    return str(d)
+    return str(copy_benchmark(tmp_path_factory.mktemp("data"), pretrain=48, val=8))
 
 
 def run(cmd, env=None):

@@ -85,8 +85,10 @@ CHECKS = {name[6:]: f for name, f in globals().items() if name.startswith("check
 
 @pytest.fixture(scope="module")
 def answers():
+    threads = torch.get_num_threads()
     torch.set_num_threads(1)   # the toy's tensors are tiny
-    return load(WHICH)
+    yield load(WHICH)
+    torch.set_num_threads(threads)   # later tests (and their subprocesses) expect the default
 
 
 @pytest.mark.parametrize("name", CHECKS)

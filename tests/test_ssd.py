@@ -1,13 +1,12 @@
 """The SSD stage: trains on response tokens only, never reads a solution, and runs end to end."""
 import json
-import os
 
 import pytest
+from conftest import copy_benchmark
 import torch
 
 import evaluate
 import train
-from data import DATA_DIR
 from model import GPT, GPTConfig
 
 TINY = ["--n_layer=1", "--n_head=2", "--n_embd=32", "--block_size=192", "--batch_size=8", "--max_steps=6",
@@ -17,12 +16,7 @@ TINY = ["--n_layer=1", "--n_head=2", "--n_embd=32", "--block_size=192", "--batch
 
 @pytest.fixture(scope="module")
 def tiny_data(tmp_path_factory):
-    d = tmp_path_factory.mktemp("data")
-    for name, n in (("pretrain", 24), ("val", 6), ("ssd", 10), ("test", 6)):
-        with open(os.path.join(DATA_DIR, f"{name}.jsonl")) as f, open(d / f"{name}.jsonl", "w") as g:
-            for _ in range(n):
-                g.write(f.readline())
-    return d
+    return copy_benchmark(tmp_path_factory.mktemp("data"), pretrain=24, val=6, ssd=10, test=6)
 
 
 def test_sft_loss_reaches_response_tokens_and_never_the_prompt():
@@ -83,7 +77,6 @@ def test_a_tiny_demo_runs_every_stage_and_writes_the_report(tiny_data, tmp_path)
     assert [r["temperature"] for r in report["sweeps"]["SSD"]] == [0.0, 1.0]
     assert "best-vs-best" in (tmp_path / "ssd_report.md").read_text()
     # a second run reuses the finished base model instead of pretraining again
-    out = tmp_path / "again.log"
     import contextlib
     import io
     buf = io.StringIO()

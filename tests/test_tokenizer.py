@@ -2,7 +2,6 @@
 import os
 import socket
 
-import pytest
 
 from data import DATA_DIR, read_jsonl
 from data import tokenizer as tok

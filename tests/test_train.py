@@ -6,10 +6,10 @@ import sys
 import time
 
 import pytest
+from conftest import copy_benchmark
 import torch
 
 import train
-from data import DATA_DIR, read_jsonl
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = ["--stage=pretrain", "--n_layer=1", "--n_head=2", "--n_embd=32", "--block_size=160", "--batch_size=4",
@@ -18,13 +18,7 @@ TINY = ["--stage=pretrain", "--n_layer=1", "--n_head=2", "--n_embd=32", "--block
 
 @pytest.fixture(scope="module")
 def tiny_data(tmp_path_factory):
-    """A 40-problem copy of the benchmark, so a step takes milliseconds."""
-    d = tmp_path_factory.mktemp("data")
-    for name, n in (("pretrain", 40), ("val", 8)):
-        with open(os.path.join(DATA_DIR, f"{name}.jsonl")) as f, open(d / f"{name}.jsonl", "w") as g:
-            for _ in range(n):
-                g.write(f.readline())
-    return str(d)
+    return str(copy_benchmark(tmp_path_factory.mktemp("data"), pretrain=40, val=8))
 
 
 def test_a_few_steps_lower_the_loss_and_write_a_complete_checkpoint(tiny_data, tmp_path):
@@ -67,13 +61,24 @@ def test_bad_settings_get_a_one_line_error(capsys):
 
 def test_sigkill_then_resume_gives_the_same_model_as_an_uninterrupted_run(tiny_data, tmp_path):
     args = TINY + [f"--data_dir={tiny_data}", "--max_steps=150", "--ckpt_interval=5", "--eval_interval=1000"]
+    # Bit-identical floats need the same number of threads in every part of the run (a parallel sum
+    # adds in a different order); the killed part runs in a subprocess, so pin all parts to one.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        _sigkill_then_resume(args, tmp_path)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _sigkill_then_resume(args, tmp_path):
     # the reference: one uninterrupted run
     train.main(args + [f"--out_dir={tmp_path / 'ref'}"])
     ref = torch.load(tmp_path / "ref" / "base.pt", weights_only=False)
     # the same run, killed with SIGKILL once it has written a checkpoint, then resumed
     out = tmp_path / "killed"
     proc = subprocess.Popen([sys.executable, "train.py", *args, f"--out_dir={out}"], cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            env={**os.environ, "OMP_NUM_THREADS": "1"}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 60
     while not (out / "base.pt").exists() and time.time() < deadline:
         time.sleep(0.05)
