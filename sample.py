@@ -16,6 +16,7 @@ k = 0, p = 1 and min_p = 0 switch truncation off. Entropies are in bits. generat
 the prompts once and then decodes with a KV cache; each row of a batch is an independent sample.
 """
 import argparse
+import json
 import os
 import sys
 
@@ -259,6 +260,7 @@ def show_forks(models, problems, args, enc):
     for lo, hi in zip(edges, edges[1:]):
         cells = [((h >= lo) & (h < hi)).float().mean().item() for h in H.values()]
         print(f"  {lo:>4}-{hi if hi < 99 else '':<4}  " + "".join(f"{c:6.1%} {'#' * round(40 * c):<21}" for c in cells))
+    favourite = logp[base].argmax(-1, keepdim=True)   # the base model's most likely token at each position
     out = {}
     for name, lp in logp.items():
         p = lp.exp()
@@ -267,7 +269,8 @@ def show_forks(models, problems, args, enc):
                "share_forks": (H[name] > FORK).float().mean().item(),
                "tail_beyond_top1_at_locks": (1 - top[locks, 0]).mean().item(),
                "tail_beyond_top20_at_locks": (1 - top[locks, :20].sum(-1)).mean().item(),
-               "fork_entropy": H[name][forks].mean().item()}
+               "fork_entropy": H[name][forks].mean().item(),
+               "p_base_favourite_at_forks": lp.gather(-1, favourite)[forks].exp().mean().item()}
         for t in (0.5, 0.7, 1.0, 1.3, 1.6):
             kept = process_logits(lp, t, args.top_k, args.top_p) > float("-inf")
             row[f"kept_at_locks_T{t:g}"] = kept[locks].sum(-1).float().mean().item()
@@ -308,6 +311,7 @@ def main(argv=None):
                     help="forks: entropy statistics of --ckpt vs --compare over the test split")
     ap.add_argument("--compare", help="--show=forks: a second checkpoint (e.g. out/ssd.pt)")
     ap.add_argument("--problems", type=int, default=450, help="--show=forks: how many test problems")
+    ap.add_argument("--report", help="--show=forks: also write the numbers to this JSON file")
     ap.add_argument("--position", type=int, default=0, help="--show=dist: which completion token")
     ap.add_argument("--color", choices=["auto", "always", "never"], default="auto")
     args = ap.parse_args(argv)
@@ -322,7 +326,12 @@ def main(argv=None):
     if args.show == "forks":
         name = lambda path: os.path.splitext(os.path.basename(path))[0]
         models = {name(args.ckpt): model, **({name(args.compare): load_model(args.compare)[0]} if args.compare else {})}
-        return show_forks(models, read_jsonl(f"{DATA_DIR}/test.jsonl")[:args.problems], args, enc)
+        out = show_forks(models, read_jsonl(f"{DATA_DIR}/test.jsonl")[:args.problems], args, enc)
+        if args.report:
+            with open(args.report, "w") as f:
+                json.dump({"settings": {k: getattr(args, k) for k in ("ckpt", "compare", "problems", "top_k", "top_p")},
+                           **out}, f, indent=1)
+        return out
     prompt = prompt_from_args(args)
     prompt_ids = enc.encode(prompt)
     g = torch.Generator().manual_seed(args.seed)

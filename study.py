@@ -63,6 +63,8 @@ def main():
     ap.add_argument("--only", default=",".join(RUNS), help=f"comma-separated subset of {','.join(RUNS)}")
     ap.add_argument("--out", default="out")
     ap.add_argument("--summarize", action="store_true", help="do not train, only rebuild the table")
+    ap.add_argument("--redo", action="store_true", help="rerun runs whose report already exists (default: skip them, "
+                    "so an interrupted study picks up where it stopped)")
     args, extra = ap.parse_known_args()   # anything else goes to train.py
     seeds = [int(s) for s in args.seeds.split(",")]
     runs = args.only.split(",")
@@ -71,6 +73,10 @@ def main():
     if not args.summarize:
         for s in seeds:
             for run in runs:
+                report = os.path.join(args.out, f"seed{s}", f"{run}_report.json")
+                if os.path.exists(report) and not args.redo:
+                    print(f"{report} exists: skipped (--redo reruns it)", flush=True)
+                    continue
                 cmd = [sys.executable, "train.py", f"--seed={s}", f"--out_dir={os.path.join(args.out, f'seed{s}')}",
                        f"--run={run}", *RUNS[run], *extra] + ([] if run == "ssd" else ["--stage=ssd"])
                 print("$ " + " ".join(cmd[1:]), flush=True)
