@@ -284,6 +284,15 @@ def show_forks(models, problems, args, enc):
     return out
 
 
+def column_names(paths):
+    """Short names for checkpoints: the file name, with its folder when two file names are the same
+    (out/seed0/base.pt vs out/seed1/base.pt -> seed0/base, seed1/base)."""
+    stems = [os.path.splitext(os.path.basename(p))[0] for p in paths]
+    if len(set(stems)) == len(stems):
+        return stems
+    return [os.path.join(os.path.basename(os.path.dirname(os.path.abspath(p))), s) for p, s in zip(paths, stems)]
+
+
 def prompt_from_args(args):
     if args.prompt is not None:
         return args.prompt.encode().decode("unicode_escape")  # allow '\n' on the command line
@@ -324,8 +333,8 @@ def main(argv=None):
     enc = get_tokenizer()
     model, _ = load_model(args.ckpt)
     if args.show == "forks":
-        name = lambda path: os.path.splitext(os.path.basename(path))[0]
-        models = {name(args.ckpt): model, **({name(args.compare): load_model(args.compare)[0]} if args.compare else {})}
+        paths = [args.ckpt] + ([args.compare] if args.compare else [])
+        models = dict(zip(column_names(paths), [model] + [load_model(p)[0] for p in paths[1:]]))
         out = show_forks(models, read_jsonl(f"{DATA_DIR}/test.jsonl")[:args.problems], args, enc)
         if args.report:
             with open(args.report, "w") as f:

@@ -235,3 +235,8 @@ def test_show_forks_measures_lock_tails_fork_entropy_and_surviving_tokens():
     # 0.97^(1/1.3) / (0.97^(1/1.3) + 3 * 0.01^(1/1.3)) = 0.919, and 0.919 + 0.027 < 0.95: three survive
     assert base["kept_at_locks_T1"] == 1 and base["kept_at_locks_T1.3"] == 3
     assert base["kept_at_forks_T1"] == 4 and sharp["kept_at_locks_T1.6"] == 1
+
+
+def test_checkpoints_with_the_same_file_name_get_their_folder_in_the_column_name():
+    assert sample.column_names(["out/base.pt", "out/ssd.pt"]) == ["base", "ssd"]
+    assert sample.column_names(["out/seed0/base.pt", "out/seed1/base.pt"]) == ["seed0/base", "seed1/base"]
