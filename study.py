@@ -3,6 +3,7 @@
     python study.py                      # seeds 0,1,2: the demo + 4 controls each (about half an hour on 2 cores)
     python study.py --seeds=0 --only=ssd # just the demo for seed 0
     python study.py --summarize          # only rebuild out/study.md from the reports already there
+    python study.py --out=out/bugs60 --data_dir=out/bugs60_data   # any other option goes to train.py
 
 For each seed it runs `python train.py --seed=S --out_dir=out/seedS` (pretrain, SSD, evaluate),
 then the controls, which reuse that seed's base model and its evaluation:
