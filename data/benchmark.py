@@ -19,7 +19,7 @@ test) plus `difficulty` and `test_style`:
 
 Forks (several correct styles): every problem can be solved as a `loop`, a one-line `comp`rehension
 or `twostep` (collect a list, then aggregate). Locks: the corpus has realistic bugs.
-  * bug_rate (default 0.30): this share of *training* solutions carries exactly one corrupted
+  * bug_rate (default 0.15): this share of *training* solutions carries exactly one corrupted
     token — a flipped comparison (> vs >=), an off-by-one constant, a swapped operator
     (* vs +, // vs %), max vs min, sum vs len. Each corrupted solution is checked to fail its tests.
   * idiom_rate (default 0.34): this share of training solutions uses a popular *wrong* idiom, an
@@ -74,6 +74,9 @@ MAPS = {
 AGGS = ["sum", "count", "max", "min", "list", "first"]
 STYLES = ["loop", "comp", "twostep"]
 UNSATISFIABLE = [{"even", "odd"}, {"positive", "negative"}, {"gt", "negative"}, {"ge", "negative"}]
+# The corpus's defaults. BUG_RATE was 0.30 until the SSD study showed that one bug in ~5 sites
+# gives each bug site a wrong alternative too heavy for T_train 1.6 + top-p 0.8 to cut (README §6).
+BUG_RATE, IDIOM_RATE = 0.15, 0.34
 SPLIT_SHARES = {"pretrain": 0.70, "ssd": 0.15, "test": 0.15}
 
 
@@ -390,7 +393,7 @@ def ensure(folder, sizes, seed=1234):
         return
     print(f"generating a benchmark of {sizes} problems into {folder}")
     os.makedirs(folder, exist_ok=True)
-    args = argparse.Namespace(seed=seed, bug_rate=0.30, idiom_rate=0.34, **{f"n_{n}": k for n, k in sizes.items()})
+    args = argparse.Namespace(seed=seed, bug_rate=BUG_RATE, idiom_rate=IDIOM_RATE, **{f"n_{n}": k for n, k in sizes.items()})
     for name, rows in generate(args).items():
         write_jsonl(paths[name], rows)
 
@@ -403,8 +406,8 @@ def main():
     ap.add_argument("--n_val", type=int, default=300)
     ap.add_argument("--n_ssd", type=int, default=2000)
     ap.add_argument("--n_test", type=int, default=450)
-    ap.add_argument("--bug_rate", type=float, default=0.30, help="share of training solutions with one bug")
-    ap.add_argument("--idiom_rate", type=float, default=0.34,
+    ap.add_argument("--bug_rate", type=float, default=BUG_RATE, help="share of training solutions with one bug")
+    ap.add_argument("--idiom_rate", type=float, default=IDIOM_RATE,
                     help="share of training solutions using the wrong skip-xs[0] idiom")
     ap.add_argument("--out", default=os.path.dirname(os.path.abspath(__file__)))
     args = ap.parse_args()

@@ -19,7 +19,7 @@ def files():
 
 
 def default_args(**kw):
-    a = dict(seed=1234, n_pretrain=6000, n_val=300, n_ssd=2000, n_test=450, bug_rate=0.30, idiom_rate=0.34)
+    a = dict(seed=1234, n_pretrain=6000, n_val=300, n_ssd=2000, n_test=450, bug_rate=benchmark.BUG_RATE, idiom_rate=benchmark.IDIOM_RATE)
     a.update(kw)
     return argparse.Namespace(**a)
 
@@ -101,11 +101,12 @@ def test_training_solutions_fail_exactly_when_they_are_marked_buggy_or_use_the_w
             assert run_solution(p, p["solution"]) != wrong, p["task_id"]
 
 
-def test_buggy_share_is_the_documented_thirty_percent(files):
+def test_buggy_share_is_the_documented_fifteen_percent(files):
     rows = files["pretrain"]
     share = sum(p["bug"] is not None for p in rows) / len(rows)
-    sd = (0.3 * 0.7 / len(rows)) ** 0.5
-    assert abs(share - 0.30) < 4 * sd
+    assert benchmark.BUG_RATE == 0.15
+    sd = (0.15 * 0.85 / len(rows)) ** 0.5
+    assert abs(share - 0.15) < 4 * sd
     kinds = collections.Counter(p["bug"] for p in rows if p["bug"])
     assert set(kinds) == {name for name, _, _ in benchmark.MUTATIONS}
 
