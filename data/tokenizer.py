@@ -115,13 +115,16 @@ def first_corpus_texts():
         import benchmark
     args = argparse.Namespace(seed=1234, bug_rate=FIRST_CORPUS_BUG_RATE, idiom_rate=benchmark.IDIOM_RATE,
                               n_pretrain=6000, n_val=0, n_ssd=0, n_test=0)
-    return [t for r in benchmark.generate(args)["pretrain"] for t in (r["prompt"], r["solution"])]
+    return corpus_texts(benchmark.generate(args)["pretrain"])
 
 
-def corpus_texts(path):
-    """Prompts and solutions as separate texts: the model sees them tokenized apart."""
-    with open(path) as f:
-        rows = [json.loads(line) for line in f]
+def corpus_texts(path_or_rows):
+    """Prompts and solutions (of a JSONL file or of rows) as separate texts: the model sees them
+    tokenized apart."""
+    rows = path_or_rows
+    if isinstance(rows, str):
+        with open(rows) as f:
+            rows = [json.loads(line) for line in f]
     return [t for r in rows for t in (r["prompt"], r["solution"])]
 
 
