@@ -1,12 +1,13 @@
 """The seed study and the controls: every number of the README's results section.
 
-    python study.py                      # seeds 0,1,2: the demo + 4 controls each (about 35 minutes on 2 cores)
+    python study.py                      # seeds 0,1,2: the demo, the paper's recipe and 4 controls each (about 40 minutes on 2 cores)
     python study.py --seeds=0 --only=ssd # just the demo for seed 0
     python study.py --summarize          # only rebuild out/study.md from the reports already there
     python study.py --out=out/bugs60 --data_dir=out/bugs60_data   # any other option goes to train.py
 
 For each seed it runs `python train.py --seed=S --out_dir=out/seedS` (pretrain, SSD, evaluate),
-then the controls, which reuse that seed's base model and its evaluation:
+then the paper's own recipe and the controls, which reuse that seed's base model and its evaluation:
+  paper         T_train 1.6, top-k 20, top-p 0.8, without the demo's min-p 0.3
   fixed_point   T_train 1.0, no truncation      the paper's fixed point: expect no gain
   trunc_only    T_train 1.0, top-k 20, top-p 0.8
   temp_only     T_train 1.6, no truncation
@@ -20,12 +21,13 @@ import statistics
 import subprocess
 import sys
 
-RUNS = {  # name: SSD settings (the demo's default recipe is 1.6 / 20 / 0.8)
+RUNS = {  # name: SSD settings (the demo's default recipe: T 1.6, top-k 20, top-p 0.8, min-p 0.3)
     "ssd": [],
-    "fixed_point": ["--ssd_temperature=1.0", "--ssd_top_k=0", "--ssd_top_p=1.0"],
-    "trunc_only": ["--ssd_temperature=1.0", "--ssd_top_k=20", "--ssd_top_p=0.8"],
-    "temp_only": ["--ssd_temperature=1.6", "--ssd_top_k=0", "--ssd_top_p=1.0"],
-    "stress": ["--ssd_temperature=2.0", "--ssd_top_k=0", "--ssd_top_p=1.0"],
+    "paper": ["--ssd_min_p=0"],
+    "fixed_point": ["--ssd_temperature=1.0", "--ssd_top_k=0", "--ssd_top_p=1.0", "--ssd_min_p=0"],
+    "trunc_only": ["--ssd_temperature=1.0", "--ssd_top_k=20", "--ssd_top_p=0.8", "--ssd_min_p=0"],
+    "temp_only": ["--ssd_temperature=1.6", "--ssd_top_k=0", "--ssd_top_p=1.0", "--ssd_min_p=0"],
+    "stress": ["--ssd_temperature=2.0", "--ssd_top_k=0", "--ssd_top_p=1.0", "--ssd_min_p=0"],
 }
 
 

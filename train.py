@@ -4,7 +4,7 @@
                                           #   -> evaluate base vs SSD over temperatures -> report
     python train.py --stage=pretrain      # only the base model -> out/base.pt
     python train.py --resume              # continue pretraining from out/base.pt after a kill
-    python train.py --stage=ssd --run=fixed_point --ssd_temperature=1 --ssd_top_k=0 --ssd_top_p=1
+    python train.py --stage=ssd --run=fixed_point --ssd_temperature=1 --ssd_top_k=0 --ssd_top_p=1 --ssd_min_p=0
                                           # another SSD recipe on the same base -> out/fixed_point_report.md
     python train.py --device=cuda --preset=gpu     # bf16 on a GPU, a bigger model and benchmark
     torchrun --nproc_per_node=2 train.py  # DDP: each process takes half of every batch
@@ -16,7 +16,7 @@ model, optimizer, config, step and RNG states. Batches are a pure function of (s
 --resume continues exactly. A finished base.pt made with the same settings and data is reused.
 
 SSD (the paper's method): from the frozen base, draw ONE completion per SSD prompt with
-(T_train, top-k, top-p); keep every non-empty one, right or wrong (no verifier, no tests run);
+(T_train, top-k, top-p, and here min-p); keep every non-empty one, right or wrong (no verifier, no tests run);
 then fine-tune the base on (prompt, completion) with the loss on completion tokens only.
 The SSD prompts come without solutions, and this stage reads nothing but their prompt text.
 """
@@ -244,7 +244,7 @@ def ssd_data(args, base):
     prompts = [{"task_id": r["task_id"], "prompt": r["prompt"]} for r in rows]   # no solutions, ever
     rank, world = rank_world()
     samples = evaluate.sample_completions(base, prompts[rank::world], args.ssd_temperature, 1, top_k=args.ssd_top_k,
-                                          top_p=args.ssd_top_p, seed=args.seed + rank,
+                                          top_p=args.ssd_top_p, min_p=args.ssd_min_p, seed=args.seed + rank,
                                           max_new_tokens=args.block_size, progress=rank == 0)
     if world > 1:   # every process sampled its share of the prompts; put them back in order
         parts = [None] * world
@@ -291,7 +291,8 @@ def report(args, models, ssd_stats=None):
                               cache=os.path.join(args.out_dir, "base_sweep.json"), key=fingerprint(args))
     text = (f"pass@k on {len(problems)} test problems, n = {args.eval_n} per temperature, eval top-k "
             f"{args.eval_top_k or 'off'}, top-p {args.eval_top_p:g}; SSD data T {args.ssd_temperature:g}, "
-            f"top-k {args.ssd_top_k or 'off'}, top-p {args.ssd_top_p:g}; seed {args.seed}\n\n"
+            f"top-k {args.ssd_top_k or 'off'}, top-p {args.ssd_top_p:g}"
+            + (f", min-p {args.ssd_min_p:g}" if args.ssd_min_p else "") + f"; seed {args.seed}\n\n"
             + evaluate.comparison_table(sweeps, ks))
     print("\n" + text)
     with open(os.path.join(args.out_dir, f"{args.run}_report.md"), "w") as f:

@@ -68,6 +68,18 @@ def test_ssd_data_reads_only_prompts_never_solutions(monkeypatch, tiny_data, tmp
     assert stats["prompts"] == len(rows)
 
 
+def test_ssd_data_samples_with_the_recipe_it_was_given(monkeypatch, tiny_data, tmp_path):
+    asked = {}
+    real = evaluate.sample_completions
+    monkeypatch.setattr(evaluate, "sample_completions",
+                        lambda model, problems, t, n, **k: asked.update(k, t=t, n=n) or real(model, problems, t, n, **k))
+    args = train.get_args(TINY + [f"--data_dir={tiny_data}", f"--out_dir={tmp_path}", "--ssd_temperature=1.3",
+                                  "--ssd_top_k=7", "--ssd_top_p=0.9", "--ssd_min_p=0.25"])
+    torch.manual_seed(0)
+    train.ssd_data(args, GPT(GPTConfig(vocab_size=1024, block_size=192, n_layer=1, n_head=2, n_embd=32)).eval())
+    assert (asked["t"], asked["n"], asked["top_k"], asked["top_p"], asked["min_p"]) == (1.3, 1, 7, 0.9, 0.25)
+
+
 def test_a_tiny_demo_runs_every_stage_and_writes_the_report(tiny_data, tmp_path):
     train.main(TINY + [f"--data_dir={tiny_data}", f"--out_dir={tmp_path}"])
     for name in ("base.pt", "ssd.pt", "ssd_samples.jsonl", "ssd_report.md", "ssd_report.json", "base_sweep.json"):
@@ -91,7 +103,7 @@ def test_a_control_run_reuses_the_base_model_and_its_evaluation(tiny_data, tmp_p
     real = evaluate.sweep
     monkeypatch.setattr(evaluate, "sweep", lambda model, *a, **k: swept.append(model) or real(model, *a, **k))
     train.main(TINY + [f"--data_dir={tiny_data}", f"--out_dir={tmp_path}", "--stage=ssd", "--run=fixed_point",
-                       "--ssd_temperature=1", "--ssd_top_k=0", "--ssd_top_p=1"])
+                       "--ssd_temperature=1", "--ssd_top_k=0", "--ssd_top_p=1", "--ssd_min_p=0"])
     assert len(swept) == 1                      # only the new student was evaluated
     report = json.loads((tmp_path / "fixed_point_report.json").read_text())
     first = json.loads((tmp_path / "ssd_report.json").read_text())

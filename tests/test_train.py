@@ -51,7 +51,8 @@ def test_batches_are_a_pure_function_of_seed_and_step():
 
 
 def test_bad_settings_get_a_one_line_error(capsys):
-    for bad in (["--max_steps=0"], ["--lr=-1"], ["--n_embd=30", "--n_head=4"], ["--dropout=1.5"]):
+    for bad in (["--max_steps=0"], ["--lr=-1"], ["--n_embd=30", "--n_head=4"], ["--dropout=1.5"],
+                ["--ssd_min_p=1.5"]):
         with pytest.raises(SystemExit) as e:
             train.get_args(bad)
         assert e.value.code == 2
