@@ -1,6 +1,6 @@
 """The seed study and the controls: every number of the README's results section.
 
-    python study.py                      # seeds 0,1,2: the demo, the paper's recipe and 4 controls each (about 40 minutes on 2 cores)
+    python study.py                      # seeds 0,1,2: the demo, the paper's recipe, 4 controls (~45 min, 2 cores)
     python study.py --seeds=0 --only=ssd # just the demo for seed 0
     python study.py --summarize          # only rebuild out/study.md from the reports already there
     python study.py --out=out/bugs60 --data_dir=out/bugs60_data   # any other option goes to train.py
