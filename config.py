@@ -67,8 +67,8 @@ def get_args(argv=None, description=None):
     g("--ssd_top_k", type=nonneg, default=20, help="0 = off")
     g("--ssd_top_p", type=posf, default=0.8, help="1 = off")
     # Not in the paper's recipe. Our model's locks have one heavy wrong token (~10 %), not a thin tail; heated by 1.6
-    # it keeps ~27 % of the top token's mass and survives top-p 0.8, while the root fork's four starts stay within
-    # ~77 % of each other. min-p 0.3 cuts the one and keeps the others (README §6, the development benchmark).
+    # it holds ~0.26 x the top token's probability and survives top-p 0.8, while the root fork's four starts stay
+    # within 0.76 x of each other. min-p 0.3 cuts the one and keeps the others (README §6, the development benchmark).
     g("--ssd_min_p", type=nonnegf, default=0.3, help="after top-p: drop tokens below min_p x the top one (0 = off)")
     g("--ssd_prompts", type=nonneg, default=0, help="how many SSD prompts (0 = all)")
     g("--ssd_epochs", type=posf, default=1.0)
