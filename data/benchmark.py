@@ -75,7 +75,8 @@ AGGS = ["sum", "count", "max", "min", "list", "first"]
 STYLES = ["loop", "comp", "twostep"]
 UNSATISFIABLE = [{"even", "odd"}, {"positive", "negative"}, {"gt", "negative"}, {"ge", "negative"}]
 # The corpus's defaults. BUG_RATE was 0.30 until the SSD study showed that one bug in ~5 sites
-# gives each bug site a wrong alternative too heavy for T_train 1.6 + top-p 0.8 to cut (README §6).
+# gives each bug site a wrong alternative too heavy for T_train 1.6 + top-p 0.8 to cut: heated by
+# 1.6, a [0.90, 0.10] lock becomes [0.80, 0.20] and top-p keeps both (chosen on data seed 7).
 BUG_RATE, IDIOM_RATE = 0.15, 0.34
 SPLIT_SHARES = {"pretrain": 0.70, "ssd": 0.15, "test": 0.15}
 
@@ -186,7 +187,7 @@ def render(spec, style):
                  "max": f"max(values) if values else {d}", "min": f"min(values) if values else {d}",
                  "first": f"values[0] if values else {d}"}[agg]
         return lines, final
-    # loop styles: "loop" is a for-each loop, "idiom" the wrong index loop that skips xs[0]
+    # loop styles: "loop" is a for-each loop, "wrong_idiom" the index loop that skips xs[0]
     if style == "loop":
         head = ["for x in xs:"]
     else:
@@ -200,7 +201,7 @@ def render(spec, style):
               "first": [f"answer = {e}", "break"]}[agg]
     final = {"sum": "total", "count": "count", "list": "result", "max": f"{d} if best is None else best",
              "min": f"{d} if best is None else best", "first": "answer"}[agg]
-    lines = head[:1] + [init] + head[1:] if style == "idiom" else [init] + head
+    lines = head[:1] + [init] + head[1:] if style == "wrong_idiom" else [init] + head
     if cond:
         lines.append(f"    if {cond}:")
     lines += [body_indent + u for u in update]
@@ -321,10 +322,10 @@ def make_problem(comp, split, rng, args, stdin_share=0.3):
         if lead is None:
             continue  # e.g. a filter nothing can pass: draw other constants
         cases = make_inputs(spec, rng) + [lead]
-        codes = {s: to_code(*render(spec, s), test_style, spec["agg"]) for s in STYLES + ["idiom"]}
+        codes = {s: to_code(*render(spec, s), test_style, spec["agg"]) for s in STYLES + ["wrong_idiom"]}
         if any(fails(spec, prompt, codes[s], test_style, entry, cases) for s in STYLES):
             raise AssertionError(f"a correct style fails: {comp}")
-        if fails(spec, prompt, codes["idiom"], test_style, entry, cases):
+        if fails(spec, prompt, codes["wrong_idiom"], test_style, entry, cases):
             break
     else:
         raise AssertionError(f"no usable constants for {comp}")
@@ -334,7 +335,7 @@ def make_problem(comp, split, rng, args, stdin_share=0.3):
     if split == "ssd":
         del p["canonical_solution"]  # SSD learns from its own samples only
     if split in ("pretrain", "val"):  # val = held-out problems of the training distribution
-        style = "idiom" if rng.random() < args.idiom_rate else rng.choice(STYLES)
+        style = "wrong_idiom" if rng.random() < args.idiom_rate else rng.choice(STYLES)
         code, bug = codes[style], None
         if rng.random() < args.bug_rate:
             for _ in range(20):

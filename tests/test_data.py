@@ -97,7 +97,7 @@ def test_every_canonical_solution_passes_its_tests(files):
 def test_training_solutions_fail_exactly_when_they_are_marked_buggy_or_use_the_wrong_idiom(files):
     for split in ("pretrain", "val"):
         for p in files[split]:
-            wrong = p["bug"] is not None or p["style"] == "idiom"
+            wrong = p["bug"] is not None or p["style"] == "wrong_idiom"
             assert run_solution(p, p["solution"]) != wrong, p["task_id"]
 
 
@@ -114,9 +114,9 @@ def test_buggy_share_is_the_documented_fifteen_percent(files):
 def test_wrong_idiom_is_the_plurality_start_but_correct_styles_outweigh_it(files):
     rows = files["pretrain"]
     share = {s: c / len(rows) for s, c in collections.Counter(p["style"] for p in rows).items()}
-    assert abs(share["idiom"] - 0.34) < 0.02
-    assert all(share["idiom"] > share[s] for s in benchmark.STYLES)     # greedy picks the idiom...
-    assert share["idiom"] < sum(share[s] for s in benchmark.STYLES)      # ...but it is the minority
+    assert abs(share["wrong_idiom"] - 0.34) < 0.02
+    assert all(share["wrong_idiom"] > share[s] for s in benchmark.STYLES)     # greedy picks the idiom...
+    assert share["wrong_idiom"] < sum(share[s] for s in benchmark.STYLES)      # ...but it is the minority
 
 
 def test_mutations_corrupt_exactly_one_token():
@@ -165,5 +165,5 @@ def test_tests_catch_the_wrong_idiom_on_every_problem(files):
 
 def test_clean_corpus_switch_turns_bugs_and_idiom_off():
     rows = benchmark.generate(default_args(n_pretrain=120, n_val=3, n_ssd=3, n_test=3, bug_rate=0.0, idiom_rate=0.0))
-    assert all(p["bug"] is None and p["style"] != "idiom" for p in rows["pretrain"])
+    assert all(p["bug"] is None and p["style"] != "wrong_idiom" for p in rows["pretrain"])
     assert all(run_solution(p, p["solution"]) for p in rows["pretrain"])
