@@ -222,10 +222,10 @@ def main(argv=None):
     top_k, top_p = args.top_k or "off", args.top_p if args.top_p < 1 else "off"
     print(f"SSD on the fork/lock toy: T_train {args.T_train:g}, top-k {top_k}, top-p {top_p}; "
           f"evaluation top-p {args.eval_top_p:g}")
-    T = teacher()
-    models = {"teacher": T, "SSD analytic": analytic_student(T, args.T_train, args.top_k, args.top_p)}
+    teacher_q = teacher()
+    models = {"teacher": teacher_q, "SSD analytic": analytic_student(teacher_q, args.T_train, args.top_k, args.top_p)}
     if not args.no_train:
-        models["SSD trained"], info = train_student(T, args.T_train, args.top_k, args.top_p,
+        models["SSD trained"], info = train_student(teacher_q, args.T_train, args.top_k, args.top_p,
                                                     args.samples, args.steps, args.lr, args.seed)
         left = f"{info['leftover']:.1e}" if info["leftover"] is not None else "none (all were sampled)"
         print(f"trained: {args.samples} walks sampled from the teacher; visits root/fork/lock "
@@ -244,7 +244,7 @@ def main(argv=None):
 
     print("\nrecipes compared (analytic students, each at its own best T):")
     for name, recipe in RECIPES.items():
-        t, p = best_temperature(analytic_student(T, *recipe), args.eval_top_p)
+        t, p = best_temperature(analytic_student(teacher_q, *recipe), args.eval_top_p)
         print(f"  {name:<40} {100 * p:6.2f}% at T = {t:.4f}")
     print(f"({time.time() - t0:.1f} s)")
 

@@ -101,8 +101,8 @@ def get_tokenizer(path=RANKS_PATH):
 
 
 # The committed rank file was learned from the benchmark's *first* pretraining corpus, in which 30 %
-# of the training solutions were buggy; the corpus now has 15 % (README §6). Relearning the BPE on
-# the new corpus would renumber tokens and orphan every checkpoint behind the README's numbers, so
+# of the training solutions were buggy; the corpus now has 15 % (see BUG_RATE). Relearning the BPE on
+# the new corpus would renumber tokens and orphan every checkpoint behind the published numbers, so
 # the tokenizer stays as it was, and the default corpus regenerates that first corpus exactly.
 FIRST_CORPUS_BUG_RATE = 0.30
 
