@@ -1,4 +1,4 @@
-"""Run generated programs against their tests in a sandbox; pass@k; temperature sweeps.
+"""Judge and score: run generated programs against their tests in a sandbox; pass@k; tables.
 
     python evaluate.py --samples=samples.jsonl                          # {task_id, completion} lines
     python evaluate.py --problems=HumanEval.jsonl.gz --samples=s.jsonl   # any HumanEval-schema file
@@ -13,6 +13,7 @@ No code at all is the verdict "no code", reported as the paper's "no extractable
 stripping, numbers within relative and absolute 1e-6 (integers exactly). Verdicts: passed, wrong
 answer, runtime error (detail: the last traceback line), timeout, memory limit, no code.
 Identical (task, program) pairs are judged once; results are JSONL, one line per sample.
+With --ckpt the completions come from sample.py (sample_completions), one sweep per temperature.
 
 The programs run in the sandbox of sandbox.py (its docstring says what it does and what it
 does NOT protect against).
@@ -166,6 +167,7 @@ def _verdict(res, cases):
     return "passed", ""
 
 
+# --- scores and tables ------------------------------------------------------------------------
 def summarize(problems, results, ks=(1, 5)):
     """pass@k overall and per difficulty (means over the problems that have samples), n / c /
     pass@k per problem, verdict counts and the share of samples without extractable code."""
@@ -188,90 +190,29 @@ def summarize(problems, results, ks=(1, 5)):
             "by_difficulty": {d: mean(groups[d]) for d in sorted(groups, key=lambda d: (order.get(d, 3), d))}}
 
 
+def markdown_table(header, rows):
+    """A markdown table from a header and rows of cells: the one table format of the project
+    (evaluate.py, train.py's report, study.py)."""
+    line = lambda cells: "| " + " | ".join(map(str, cells)) + " |"
+    return "\n".join([line(header), "|" + "---|" * len(header)] + [line(r) for r in rows])
+
+
 def format_table(rows, ks=(1, 5)):
-    """A markdown table: one row per (label, summary); pass@k overall, then per difficulty."""
+    """One row per (label, summary): pass@k overall, then per difficulty, then the no-code share."""
     diffs = [d for d in rows[0][1]["by_difficulty"] if d != "all"] if rows else []
     head = ["", *[f"pass@{k}" for k in ks], *[f"{d} pass@{k}" for d in diffs for k in ks], "no code"]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    body = []
     for label, s in rows:
         cells = [f"{s[f'pass@{k}']:.3f}" for k in ks]
         cells += [f"{s['by_difficulty'][d][f'pass@{k}']:.3f}" if d in s["by_difficulty"] else "-" for d in diffs for k in ks]
-        lines.append("| " + " | ".join([str(label), *cells, f"{s['no_code']:.1%}"]) + " |")
-    return "\n".join(lines)
-
-
-def compare(models, problems, temperatures, n, ks=(1, 5), cache=None, key=None, **sample_kw):
-    """{name: [summary per temperature]} for each model on the same problems and seeds. With
-    `cache` (a JSON file) the first model's sweep is saved there and reused while `key` (what
-    that model and the settings are) stays the same: controls need not re-evaluate the base."""
-    setting = {"key": key, "temperatures": temperatures, "n": n, "problems": [p["task_id"] for p in problems],
-               **sample_kw}
-    old = json.load(open(cache)) if cache and os.path.exists(cache) else {}
-    sweeps = {}
-    for i, (name, model) in enumerate(models.items()):
-        if i == 0 and old.get("setting") == setting:
-            sweeps[name] = old["sweep"]
-            continue
-        sweeps[name] = [{"temperature": r["temperature"], **{k: v for k, v in r["summary"].items() if k != "per_problem"}}
-                        for r in sweep(model, problems, temperatures, n, ks, **sample_kw)]
-        if i == 0 and cache:
-            with open(cache, "w") as f:
-                json.dump({"setting": setting, "sweep": sweeps[name]}, f)
-    return sweeps
-
-
-def comparison_table(sweeps, ks=(1, 5)):
-    """Markdown: pass@k of several models per temperature (* = each model's best pass@1), then
-    each model at its own best temperature by difficulty, then the best-vs-best difference."""
-    names = list(sweeps)
-    best = {n: max(rs, key=lambda r: r["pass@1"]) for n, rs in sweeps.items()}
-    cols = [(n, k) for n in names for k in ks]
-    lines = ["| T | " + " | ".join(f"{n} pass@{k}" for n, k in cols) + " |", "|---" * (len(cols) + 1) + "|"]
-    for i, r0 in enumerate(sweeps[names[0]]):
-        cells = [f"{sweeps[n][i][f'pass@{k}']:.3f}" + ("*" if k == 1 and sweeps[n][i] is best[n] else "") for n, k in cols]
-        lines.append(f"| {r0['temperature']:g} | " + " | ".join(cells) + " |")
-    diffs = list(best[names[0]]["by_difficulty"])
-    lines += ["", "Each model at its best temperature (pass@" + " / pass@".join(map(str, ks)) + "):", "",
-              "| model | best T | all | " + " | ".join(diffs) + " |", "|---" * (len(diffs) + 3) + "|"]
-    for n in names:
-        b = best[n]
-        cell = lambda s: " / ".join(f"{s[f'pass@{k}']:.3f}" for k in ks)
-        lines.append(f"| {n} | {b['temperature']:g} | {cell(b)} | " + " | ".join(cell(b["by_difficulty"][d]) for d in diffs) + " |")
-    if len(names) == 2:
-        a, b = best[names[0]]["pass@1"], best[names[1]]["pass@1"]
-        lines += ["", f"best-vs-best pass@1: {names[1]} {b:.3f} - {names[0]} {a:.3f} = {100 * (b - a):+.1f} pp"]
-    return "\n".join(lines)
-
-
-# --- sampling from a checkpoint ---------------------------------------------------------------
-def sample_completions(model, problems, temperature, n, top_k=0, top_p=1.0, min_p=0.0, seed=0,
-                       batch_size=256, max_new_tokens=128, progress=True):
-    """n completions per problem as [{task_id, completion, tokens}], problem-major (tokens: the
-    sampled ids, which re-encoding the text need not reproduce). Prompts of similar length share
-    a batch of ~batch_size rows; greedy (T = 0) is generated once and copied."""
-    import torch
-    from tqdm import tqdm
-    from data.tokenizer import get_tokenizer
-    from sample import generate
-    enc = get_tokenizer()
-    ids = [enc.encode(p["prompt"]) for p in problems]
-    rows = 1 if temperature == 0 else n
-    step = max(1, batch_size // rows)
-    order = sorted(range(len(problems)), key=lambda i: len(ids[i]))
-    gen = torch.Generator(device=next(model.parameters()).device).manual_seed(seed)
-    outs = [None] * len(problems)
-    for s in tqdm(range(0, len(order), step), desc=f"sampling T={temperature:g}", disable=None if progress else True):
-        idx = order[s:s + step]
-        batch = generate(model, [ids[i] for i in idx], n=rows, max_new_tokens=max_new_tokens, temperature=temperature,
-                         top_k=top_k, top_p=top_p, min_p=min_p, generator=gen)
-        for j, i in enumerate(idx):
-            outs[i] = batch[j * rows:(j + 1) * rows] * (n // rows)
-    return [{"task_id": p["task_id"], "completion": enc.decode(o), "tokens": o} for p, os_ in zip(problems, outs) for o in os_]
+        body.append([label, *cells, f"{s['no_code']:.1%}"])
+    return markdown_table(head, body)
 
 
 def sweep(model, problems, temperatures, n, ks=(1, 5), workers=None, timeout=3.0, progress=True, **sample_kw):
-    """For each temperature: sample n completions per problem, judge, summarize.
+    """For each temperature: sample n completions per problem (sample.py), judge, summarize.
     Returns [{temperature, summary, results}]."""
+    from sample import sample_completions   # torch is loaded only when a model is evaluated
     runs = []
     for t in temperatures:
         results = judge(problems, sample_completions(model, problems, t, n, progress=progress, **sample_kw),

@@ -14,6 +14,8 @@ From logits to a token, in this order (the order vLLM uses and the paper assumes
   5. softmax of what survives, then one draw
 k = 0, p = 1 and min_p = 0 switch truncation off. Entropies are in bits. generate() prefills
 the prompts once and then decodes with a KV cache; each row of a batch is an independent sample.
+sample_completions() draws n completions for each of many problems in batches: the SSD samples
+(train.py) and the evaluator's samples (evaluate.py) both come from it.
 """
 import argparse
 import json
@@ -22,6 +24,7 @@ import sys
 
 import torch
 import torch.nn.functional as F
+from tqdm import tqdm
 
 from data import DATA_DIR, read_jsonl
 from data.tokenizer import get_tokenizer
@@ -182,6 +185,28 @@ def generate(model, prompts, n=1, max_new_tokens=128, temperature=1.0, top_k=0, 
     return out
 
 
+def sample_completions(model, problems, temperature, n, top_k=0, top_p=1.0, min_p=0.0, seed=0,
+                       batch_size=256, max_new_tokens=128, progress=True):
+    """n completions per problem as [{task_id, completion, tokens}], problem-major (tokens: the
+    sampled ids, which re-encoding the text need not reproduce). Prompts of similar length share
+    a batch of ~batch_size rows; greedy (T = 0) is generated once and copied. Only each
+    problem's task_id and prompt are read."""
+    enc = get_tokenizer()
+    ids = [enc.encode(p["prompt"]) for p in problems]
+    rows = 1 if temperature == 0 else n
+    step = max(1, batch_size // rows)
+    order = sorted(range(len(problems)), key=lambda i: len(ids[i]))
+    gen = torch.Generator(device=next(model.parameters()).device).manual_seed(seed)
+    outs = [None] * len(problems)
+    for s in tqdm(range(0, len(order), step), desc=f"sampling T={temperature:g}", disable=None if progress else True):
+        idx = order[s:s + step]
+        batch = generate(model, [ids[i] for i in idx], n=rows, max_new_tokens=max_new_tokens, temperature=temperature,
+                         top_k=top_k, top_p=top_p, min_p=min_p, generator=gen)
+        for j, i in enumerate(idx):
+            outs[i] = batch[j * rows:(j + 1) * rows] * (n // rows)
+    return [{"task_id": p["task_id"], "completion": enc.decode(o), "tokens": o} for p, os_ in zip(problems, outs) for o in os_]
+
+
 # --- the terminal views ---------------------------------------------------------------------
 def bar_chart(probs, enc, top=8, width=40):
     """Lines of 'token  p  ####' for the most likely tokens."""
@@ -235,7 +260,7 @@ def show_entropy(completion, stats, enc, color):
         print("(plain text: tokens with entropy >= 0.5 bits are followed by \u27e8bits\u27e9)")
 
 
-LOCK, FORK = 0.5, 1.5   # bits: below LOCK a position has one right token; above FORK, several options
+LOCK_BITS, FORK_BITS = 0.5, 1.5   # entropy below LOCK_BITS: one right token (a lock); above FORK_BITS: a fork
 
 
 @torch.no_grad()
@@ -253,7 +278,7 @@ def show_forks(models, problems, args, enc):
     logp = {name: torch.cat(d) for name, d in dists.items()}
     H = {name: entropy_bits(lp.exp()) for name, lp in logp.items()}
     base = next(iter(models))
-    locks, forks = H[base] < LOCK, H[base] > FORK
+    locks, forks = H[base] < LOCK_BITS, H[base] > FORK_BITS
     edges = [0, 0.1, 0.5, 1.0, 1.5, 2.0, 3.0, 99]
     print(f"{len(problems)} problems, {len(H[base])} solution tokens; entropy per position (bits):")
     print("  bits       " + "".join(f"{n:<28}" for n in models))
@@ -265,8 +290,8 @@ def show_forks(models, problems, args, enc):
     for name, lp in logp.items():
         p = lp.exp()
         top = p.sort(-1, descending=True).values
-        row = {"mean_entropy": H[name].mean().item(), "share_locks": (H[name] < LOCK).float().mean().item(),
-               "share_forks": (H[name] > FORK).float().mean().item(),
+        row = {"mean_entropy": H[name].mean().item(), "share_locks": (H[name] < LOCK_BITS).float().mean().item(),
+               "share_forks": (H[name] > FORK_BITS).float().mean().item(),
                "tail_beyond_top1_at_locks": (1 - top[locks, 0]).mean().item(),
                "tail_beyond_top20_at_locks": (1 - top[locks, :20].sum(-1)).mean().item(),
                "fork_entropy": H[name][forks].mean().item(),
@@ -276,7 +301,7 @@ def show_forks(models, problems, args, enc):
             row[f"kept_at_locks_T{t:g}"] = kept[locks].sum(-1).float().mean().item()
             row[f"kept_at_forks_T{t:g}"] = kept[forks].sum(-1).float().mean().item()
         out[name] = row
-    print(f"\nlocks = positions where {base} has < {LOCK} bits ({locks.float().mean():.1%}), forks = > {FORK} bits "
+    print(f"\nlocks = positions where {base} has < {LOCK_BITS} bits ({locks.float().mean():.1%}), forks = > {FORK_BITS} bits "
           f"({forks.float().mean():.1%}); kept = tokens surviving top-k {args.top_k or 'off'} / top-p {args.top_p:g}")
     print("  " + " " * 30 + "".join(f"{n:>14}" for n in models))
     for key in out[base]:

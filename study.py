@@ -1,4 +1,4 @@
-"""The seed study and the controls: every number of the README's results section.
+"""The seed study and the controls behind the headline of README.md (RESULTS.md has them all).
 
     python study.py                      # seeds 0,1,2: the demo, the paper's recipe, 4 controls (~45 min, 2 cores)
     python study.py --seeds=0 --only=ssd # just the demo for seed 0
@@ -21,6 +21,8 @@ import statistics
 import subprocess
 import sys
 
+from evaluate import markdown_table
+
 RUNS = {  # name: SSD settings (the demo's default recipe: T 1.6, top-k 20, top-p 0.8, min-p 0.3)
     "ssd": [],
     "paper": ["--ssd_min_p=0"],
@@ -32,9 +34,7 @@ RUNS = {  # name: SSD settings (the demo's default recipe: T 1.6, top-k 20, top-
 
 
 def summarize(out, seeds):
-    lines = ["| run | " + " | ".join(f"seed {s}: base -> SSD (best T)" for s in seeds)
-             + " | mean gain | spread (min..max) | hard gain | easy gain | no valid code |",
-             "|---" * (len(seeds) + 6) + "|"]
+    rows = []
     for run in RUNS:
         gains, cells, hard, easy, bad = [], [], [], [], []
         for s in seeds:
@@ -51,10 +51,12 @@ def summarize(out, seeds):
             cells.append(f"{base['pass@1']:.3f} ({base['temperature']:g}) -> {ssd['pass@1']:.3f} ({ssd['temperature']:g})")
         if gains:
             mean = lambda v: f"{statistics.mean(v):+.1f} pp"
-            lines.append(f"| {run} | " + " | ".join(cells) + f" | {mean(gains)} | {min(gains):+.1f} .. {max(gains):+.1f}"
-                         f" | {mean(hard)} | {mean(easy)} | {100 * statistics.mean(bad):.1f} % |")
+            rows.append([run, *cells, mean(gains), f"{min(gains):+.1f} .. {max(gains):+.1f}", mean(hard), mean(easy),
+                         f"{100 * statistics.mean(bad):.1f} %"])
+    header = ["run", *[f"seed {s}: base -> SSD (best T)" for s in seeds], "mean gain", "spread (min..max)",
+              "hard gain", "easy gain", "no valid code"]
     text = ("pass@1 at each model's own best temperature (test split, 450 problems); gain = SSD - base in "
-            "percentage points; hard/easy gain at those same temperatures\n\n" + "\n".join(lines))
+            "percentage points; hard/easy gain at those same temperatures\n\n" + markdown_table(header, rows))
     with open(os.path.join(out, "study.md"), "w") as f:
         f.write(text + "\n")
     print(text)

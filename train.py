@@ -15,9 +15,14 @@ on data/val.jsonl, atomic checkpoints (temp file + rename: a kill never leaves a
 model, optimizer, config, step and RNG states. Batches are a pure function of (seed, step), so
 --resume continues exactly. A finished base.pt made with the same settings and data is reused.
 
-SSD (the paper's method): from the frozen base, draw ONE completion per SSD prompt with
-(T_train, top-k, top-p, and here min-p); keep every non-empty one, right or wrong (no verifier, no tests run);
-then fine-tune the base on (prompt, completion) with the loss on completion tokens only.
+SSD (the paper's method) and its recipe here. Every value is an option (config.py), e.g. --ssd_min_p=0:
+    one sample per SSD prompt      2,000 prompts, drawn from the frozen base; no verifier, no tests
+                                   run, no teacher: every non-empty sample is kept, right or wrong
+    T_train 1.6, top-k 20, top-p 0.8   the paper's recipe for its instruct models: heat, then cut tails
+    min-p 0.3                      ours, not the paper's: then drop tokens below 0.3 x the top one
+                                   (our locks have one heavy wrong token, which heat + top-p keep)
+    1 epoch, lr 3e-4, batch 32     plain SFT of the base on (prompt, own sample), loss on the
+                                   completion tokens only, every sequence weighing the same
 The SSD prompts come without solutions, and this stage reads nothing but their prompt text.
 """
 import argparse
@@ -37,10 +42,12 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 from tqdm import tqdm
 
 import evaluate
+import sample
 from config import get_args   # every option, its default and its checks
 from data import DATA_DIR, benchmark, read_jsonl
 from data.tokenizer import get_tokenizer
 from model import GPT, GPTConfig, load_model
+from report import write_report
 
 
 # --- data -----------------------------------------------------------------------------------
@@ -78,6 +85,26 @@ def batch_indices(step, lengths, batch_size, seed):
     batches = [perm[b * batch_size:(b + 1) * batch_size] for b in range(per_epoch)]
     order = torch.randperm(per_epoch, generator=g).tolist()
     return batches[order[step % per_epoch]]
+
+
+# --- the loss: every sequence weighs the same ----------------------------------------------
+def loss_tokens_per_sequence(pairs, block_size, prompt_loss=True):
+    """The mean number of tokens a sequence contributes to the loss (after truncation)."""
+    return sum(min(len(p) + len(r), block_size + 1) - 1 - (0 if prompt_loss else len(p) - 1)
+               for p, r in pairs) / len(pairs)
+
+
+def sequence_weighted(mean_loss, y, per_seq):
+    """A design decision that matters more than it looks. `mean_loss` is the mean over this
+    batch's loss tokens; we return sum of token losses / (rows x per_seq), per_seq being the
+    same constant for every batch: every *sequence* weighs the same, whatever its length.
+    The usual mean over a batch's tokens gives each token of a short sequence more weight than
+    a token of a long one (batches hold similar lengths), so self-training on the model's own
+    samples drifts toward short answers instead of staying put at T_train = 1, the paper's
+    fixed point (on our benchmark the wrong idiom is the longest style, so that drift alone
+    looks like an SSD gain; exercise 8). With DDP each process divides by its own rows, and
+    DDP's average over processes gives the loss of the whole global batch."""
+    return mean_loss * (y != -1).sum() / (len(y) * per_seq)
 
 
 # --- optimisation ---------------------------------------------------------------------------
@@ -164,13 +191,7 @@ def train(args, pairs, val_pairs, ckpt_path, prompt_loss=True, init_state=None, 
         print(f"model: {model.num_params() / 1e6:.2f}M parameters; {len(pairs)} training sequences"
               + (f"; {world} processes" if world > 1 else ""))
     lengths = [len(p) + len(r) for p, r in pairs]
-    # Loss per step = sum of token losses / (sequences x the average loss tokens per sequence):
-    # every *sequence* weighs the same whatever its length. The usual mean over the batch's
-    # tokens would give each token of a short sequence more weight than a token of a long one
-    # (batches hold similar lengths), so self-training on the model's own samples would drift
-    # toward short answers instead of staying put at T_train = 1 (the paper's fixed point).
-    per_seq = sum(min(n, args.block_size + 1) - 1 - (0 if prompt_loss else len(p) - 1)
-                  for n, (p, _) in zip(lengths, pairs)) / len(pairs)
+    per_seq = loss_tokens_per_sequence(pairs, args.block_size, prompt_loss)
     bar = tqdm(range(step, args.max_steps), initial=step, total=args.max_steps, dynamic_ncols=True,
                disable=None if rank == 0 else True)
     t0, tokens, vl = time.time(), 0, float("nan")
@@ -185,9 +206,7 @@ def train(args, pairs, val_pairs, ckpt_path, prompt_loss=True, init_state=None, 
         with autocast(args.device):
             _, loss = net(x, y)                            # mean over this batch's loss tokens
         opt.zero_grad(set_to_none=True)
-        # each process divides by its own rows; DDP's average over processes then gives the
-        # loss of the whole global batch, exactly as one process would compute it
-        (loss * (y != -1).sum() / (len(y) * per_seq)).backward()
+        sequence_weighted(loss, y, per_seq).backward()
         if args.grad_clip > 0:
             torch.nn.utils.clip_grad_norm_(model.parameters(), args.grad_clip)
         opt.step()
@@ -243,7 +262,7 @@ def ssd_data(args, base):
     rows = rows[:args.ssd_prompts or None]
     prompts = [{"task_id": r["task_id"], "prompt": r["prompt"]} for r in rows]   # no solutions, ever
     rank, world = rank_world()
-    samples = evaluate.sample_completions(base, prompts[rank::world], args.ssd_temperature, 1, top_k=args.ssd_top_k,
+    samples = sample.sample_completions(base, prompts[rank::world], args.ssd_temperature, 1, top_k=args.ssd_top_k,
                                           top_p=args.ssd_top_p, min_p=args.ssd_min_p, seed=args.seed + rank,
                                           max_new_tokens=args.block_size, progress=rank == 0)
     if world > 1:   # every process sampled its share of the prompts; put them back in order
@@ -280,27 +299,6 @@ def ssd_finetune(args, base, kept):
                  prompt_loss=False, init_state=base.state_dict())
 
 
-def report(args, models, ssd_stats=None):
-    """Sweep T for each model on the same problems and seeds; print and save the comparison.
-    The base model's sweep is kept in out_dir/base_sweep.json and reused by later runs."""
-    problems = read_jsonl(os.path.join(args.data_dir, "test.jsonl"), required=("task_id", "prompt", "test"))
-    problems = problems[:args.eval_problems or None]
-    ks = (1, 5) if args.eval_n >= 5 else (1,)
-    kw = dict(top_k=args.eval_top_k, top_p=args.eval_top_p, seed=args.seed, max_new_tokens=args.block_size)
-    sweeps = evaluate.compare(models, problems, args.eval_temperatures, args.eval_n, ks, **kw,
-                              cache=os.path.join(args.out_dir, "base_sweep.json"), key=fingerprint(args))
-    text = (f"pass@k on {len(problems)} test problems, n = {args.eval_n} per temperature, eval top-k "
-            f"{args.eval_top_k or 'off'}, top-p {args.eval_top_p:g}; SSD data T {args.ssd_temperature:g}, "
-            f"top-k {args.ssd_top_k or 'off'}, top-p {args.ssd_top_p:g}"
-            + (f", min-p {args.ssd_min_p:g}" if args.ssd_min_p else "") + f"; seed {args.seed}\n\n"
-            + evaluate.comparison_table(sweeps, ks))
-    print("\n" + text)
-    with open(os.path.join(args.out_dir, f"{args.run}_report.md"), "w") as f:
-        f.write(text + "\n")
-    with open(os.path.join(args.out_dir, f"{args.run}_report.json"), "w") as f:
-        json.dump({"args": vars(args), "ssd_data": ssd_stats, "sweeps": sweeps}, f, indent=1)
-
-
 def main(argv=None):
     args = get_args(argv, __doc__)
     if "RANK" in os.environ:   # started by torchrun: one process per GPU (or CPU slot)
@@ -332,7 +330,7 @@ def main(argv=None):
     elif args.stage == "eval":
         student = load_model(os.path.join(args.out_dir, f"{args.run}.pt"), args.device)[0]
     if args.stage != "pretrain" and rank == 0:   # evaluation runs in one process
-        report(args, {"base": base, "SSD": student}, stats)
+        write_report(args, {"base": base, "SSD": student}, stats, key=fingerprint(args))
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         say(f"done; peak memory of this process {peak:.0f} MB; report -> {os.path.join(args.out_dir, args.run + '_report.md')}")
     if dist.is_initialized():

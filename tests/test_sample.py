@@ -240,3 +240,16 @@ def test_show_forks_measures_lock_tails_fork_entropy_and_surviving_tokens():
 def test_checkpoints_with_the_same_file_name_get_their_folder_in_the_column_name():
     assert sample.column_names(["out/base.pt", "out/ssd.pt"]) == ["base", "ssd"]
     assert sample.column_names(["out/seed0/base.pt", "out/seed1/base.pt"]) == ["seed0/base", "seed1/base"]
+
+
+def test_sample_completions_are_problem_major_seeded_and_greedy_is_copied():
+    torch.manual_seed(0)
+    model = GPT(GPTConfig(vocab_size=1024, block_size=96, n_layer=1, n_head=2, n_embd=16)).eval()
+    probs = [{"task_id": f"t/{i}", "prompt": f"def f{i}(xs):\n" + "    " * i} for i in range(3)]
+    out = sample.sample_completions(model, probs, temperature=1.0, n=3, max_new_tokens=5, batch_size=4, progress=False)
+    assert [o["task_id"] for o in out] == ["t/0"] * 3 + ["t/1"] * 3 + ["t/2"] * 3
+    assert all(o["completion"] == sample.get_tokenizer().decode(o["tokens"]) for o in out)
+    again = sample.sample_completions(model, probs, temperature=1.0, n=3, max_new_tokens=5, batch_size=4, progress=False)
+    assert out == again                                    # seeded
+    greedy = sample.sample_completions(model, probs, temperature=0, n=3, max_new_tokens=5, progress=False)
+    assert all(len({g["completion"] for g in greedy[i:i + 3]}) == 1 for i in range(0, 9, 3))

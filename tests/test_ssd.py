@@ -6,7 +6,9 @@ from conftest import copy_benchmark
 import torch
 
 import evaluate
+import sample
 import train
+from config import get_args
 from model import GPT, GPTConfig
 
 TINY = ["--n_layer=1", "--n_head=2", "--n_embd=32", "--block_size=192", "--batch_size=8", "--max_steps=6",
@@ -38,7 +40,7 @@ def test_sft_loss_reaches_response_tokens_and_never_the_prompt():
 def test_the_ssd_finetune_uses_the_response_only_loss(monkeypatch, tiny_data, tmp_path):
     seen = {}
     monkeypatch.setattr(train, "train", lambda *a, **k: seen.update(k) or "student")
-    args = train.get_args(TINY + [f"--data_dir={tiny_data}", f"--out_dir={tmp_path}"])
+    args = get_args(TINY + [f"--data_dir={tiny_data}", f"--out_dir={tmp_path}"])
     base = GPT(GPTConfig(vocab_size=1024, block_size=192, n_layer=1, n_head=2, n_embd=32))
     kept = [{"prompt": "def f(xs):\n", "completion": "    return 1\n", "tokens": [3, 4, 5]}]
     assert train.ssd_finetune(args, base, kept) == "student"
@@ -56,10 +58,10 @@ def test_ssd_data_reads_only_prompts_never_solutions(monkeypatch, tiny_data, tmp
         for r in rows:
             f.write(json.dumps({**r, "canonical_solution": "POISON", "solution": "POISON"}) + "\n")
     asked = []
-    real = evaluate.sample_completions
-    monkeypatch.setattr(evaluate, "sample_completions",
+    real = sample.sample_completions
+    monkeypatch.setattr(sample, "sample_completions",
                         lambda model, problems, *a, **k: asked.extend(problems) or real(model, problems, *a, **k))
-    args = train.get_args(TINY + [f"--data_dir={poisoned}", f"--out_dir={tmp_path}"])
+    args = get_args(TINY + [f"--data_dir={poisoned}", f"--out_dir={tmp_path}"])
     torch.manual_seed(0)
     base = GPT(GPTConfig(vocab_size=1024, block_size=192, n_layer=1, n_head=2, n_embd=32)).eval()
     kept, stats = train.ssd_data(args, base)
@@ -70,10 +72,10 @@ def test_ssd_data_reads_only_prompts_never_solutions(monkeypatch, tiny_data, tmp
 
 def test_ssd_data_samples_with_the_recipe_it_was_given(monkeypatch, tiny_data, tmp_path):
     asked = {}
-    real = evaluate.sample_completions
-    monkeypatch.setattr(evaluate, "sample_completions",
+    real = sample.sample_completions
+    monkeypatch.setattr(sample, "sample_completions",
                         lambda model, problems, t, n, **k: asked.update(k, t=t, n=n) or real(model, problems, t, n, **k))
-    args = train.get_args(TINY + [f"--data_dir={tiny_data}", f"--out_dir={tmp_path}", "--ssd_temperature=1.3",
+    args = get_args(TINY + [f"--data_dir={tiny_data}", f"--out_dir={tmp_path}", "--ssd_temperature=1.3",
                                   "--ssd_top_k=7", "--ssd_top_p=0.9", "--ssd_min_p=0.25"])
     torch.manual_seed(0)
     train.ssd_data(args, GPT(GPTConfig(vocab_size=1024, block_size=192, n_layer=1, n_head=2, n_embd=32)).eval())
