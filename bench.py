@@ -24,6 +24,7 @@ import torch
 
 import evaluate
 import train
+from config import get_args
 from data import DATA_DIR, read_jsonl
 from data.tokenizer import get_tokenizer
 from model import GPT, GPTConfig, load_model
@@ -42,7 +43,7 @@ def peak_flops(device):
 
 
 def bench_training(args):
-    targs = train.get_args([f"--device={args.device}", f"--n_layer={args.n_layer}", f"--n_head={args.n_head}",
+    targs = get_args([f"--device={args.device}", f"--n_layer={args.n_layer}", f"--n_head={args.n_head}",
                             f"--n_embd={args.n_embd}", f"--batch_size={args.batch_size}"] + (["--compile"] if args.compile else []))
     pairs = train.encode_pairs(read_jsonl(os.path.join(DATA_DIR, "pretrain.jsonl"))[:4000], "solution")
     lengths = [len(p) + len(r) for p, r in pairs]

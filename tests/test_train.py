@@ -10,6 +10,7 @@ from conftest import copy_benchmark
 import torch
 
 import train
+from config import get_args
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = ["--stage=pretrain", "--n_layer=1", "--n_head=2", "--n_embd=32", "--block_size=160", "--batch_size=4",
@@ -54,7 +55,7 @@ def test_bad_settings_get_a_one_line_error(capsys):
     for bad in (["--max_steps=0"], ["--lr=-1"], ["--n_embd=30", "--n_head=4"], ["--dropout=1.5"],
                 ["--ssd_min_p=1.5"]):
         with pytest.raises(SystemExit) as e:
-            train.get_args(bad)
+            get_args(bad)
         assert e.value.code == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert err[-1].startswith("train.py: error:") or "error:" in err[-1]
@@ -92,3 +93,13 @@ def _sigkill_then_resume(args, tmp_path):
     assert resumed["step"] == 150
     for k, v in ref["model"].items():
         assert torch.equal(v, resumed["model"][k]), k
+
+
+def test_the_header_of_train_py_states_the_default_ssd_recipe():
+    # train.py's docstring shows the recipe so that a reader need not open config.py; this keeps them equal
+    a, doc = get_args([]), train.__doc__
+    assert (a.ssd_temperature, a.ssd_top_k, a.ssd_top_p, a.ssd_min_p) == (1.6, 20, 0.8, 0.3)
+    assert "T_train 1.6, top-k 20, top-p 0.8" in doc and "min-p 0.3" in doc
+    assert (a.ssd_epochs, a.ssd_lr, a.ssd_batch_size, a.ssd_prompts) == (1.0, 3e-4, 32, 0)
+    assert "1 epoch, lr 3e-4, batch 32" in doc
+    assert sum(1 for _ in open(os.path.join(a.data_dir, "ssd.jsonl"))) == 2000 and "2,000 prompts" in doc
