@@ -231,13 +231,15 @@ def show_dist(model, prompt_ids, completion, args, enc):
     print(f"position {k} of the completion; actual token there: "
           f"{enc.decode(completion[k:k + 1]) if k < len(completion) else '<|endoftext|>'!r}\n")
     stages = [("raw (T = 1)", logits), (f"temperature {args.temperature}", apply_temperature(logits, args.temperature))]
-    stages.append((f"top-k {args.top_k}", top_k_filter(stages[-1][1], args.top_k)))
-    stages.append((f"top-p {args.top_p}", top_p_filter(stages[-1][1], args.top_p)))
+    if args.top_k > 0:                                 # only the stages that are switched on
+        stages.append((f"top-k {args.top_k}", top_k_filter(stages[-1][1], args.top_k)))
+    if args.top_p < 1:
+        stages.append((f"top-p {args.top_p}", top_p_filter(stages[-1][1], args.top_p)))
     if args.min_p > 0:
         stages.append((f"min-p {args.min_p}", min_p_filter(stages[-1][1], args.min_p)))
     for name, lg in stages:
         probs = F.softmax(lg, -1)
-        print(f"{name}: entropy {entropy_bits(probs).item():.2f} bits")
+        print(f"{name}: entropy {entropy_bits(probs).item() + 0.0:.2f} bits")   # + 0.0: no "-0.00"
         print("\n".join(bar_chart(probs, enc)) + "\n")
 
 

@@ -1,4 +1,5 @@
 """Sampling: each transform against hand-computed numbers, then generate() and its KV cache."""
+import argparse
 import math
 
 import pytest
@@ -253,3 +254,15 @@ def test_sample_completions_are_problem_major_seeded_and_greedy_is_copied():
     assert out == again                                    # seeded
     greedy = sample.sample_completions(model, probs, temperature=0, n=3, max_new_tokens=5, progress=False)
     assert all(len({g["completion"] for g in greedy[i:i + 3]}) == 1 for i in range(0, 9, 3))
+
+
+def test_show_dist_prints_only_the_stages_that_are_switched_on(capsys):
+    torch.manual_seed(0)
+    model = GPT(GPTConfig(vocab_size=1024, block_size=32, n_layer=1, n_head=2, n_embd=16)).eval()
+    enc = sample.get_tokenizer()
+    args = argparse.Namespace(position=0, temperature=0.7, top_k=0, top_p=0.8, min_p=1.0)
+    sample.show_dist(model, enc.encode("def f(xs):\n"), [], args, enc)
+    out = capsys.readouterr().out
+    assert "raw (T = 1)" in out and "temperature 0.7" in out and "top-p 0.8" in out
+    assert "top-k" not in out                              # k = 0 is off: no stage printed for it
+    assert "min-p 1.0: entropy 0.00 bits" in out           # only the top token is left, and no "-0.00"
