@@ -1,4 +1,5 @@
-"""Every setting of train.py: its name, default, help text and checks (`python train.py --help`).
+"""Every setting of train.py: its name, default, help text and checks (`python train.py --help`),
+and the checks train.py makes before any work (preflight: data, output folder, existing models).
 
     from config import get_args
     args = get_args(["--seed=1", "--ssd_min_p=0"])   # an argparse.Namespace, checked
@@ -7,11 +8,13 @@ Kept apart so that train.py reads as the training itself. Each option can be giv
 line; --preset=gpu changes several defaults at once; a bad value is a one-line error (exit 2).
 """
 import argparse
+import hashlib
 import os
 
 import torch
 
-from data import DATA_DIR
+from data import DATA_DIR, read_jsonl
+from model import load_checkpoint
 from sample import check_params
 
 
@@ -62,6 +65,8 @@ def parser(description=None):
     ap.add_argument("--compile", action="store_true", help="torch.compile the model for training (GPU)")
     ap.add_argument("--seed", type=int, default=0, help="seeds pretraining, SSD sampling, fine-tuning and evaluation")
     ap.add_argument("--resume", action="store_true", help="continue pretraining from out_dir/base.pt")
+    ap.add_argument("--overwrite", action="store_true",
+                    help="replace out_dir/base.pt or RUN.pt even if made with other settings (default: refuse)")
     ap.add_argument("--run", default="ssd", help="name of the SSD run: out_dir/RUN.pt, RUN_samples.jsonl, RUN_report.md")
 
     model = ap.add_argument_group("model")
@@ -137,3 +142,94 @@ def get_args(argv=None, description=None):
     if args.device == "cuda" and not torch.cuda.is_available():
         ap.error("--device=cuda but no CUDA device is available")
     return args
+
+
+# --- what a model depends on, and the checks before any work ------------------------------
+PRETRAIN_KEYS = ("n_layer", "n_head", "n_embd", "block_size", "dropout", "batch_size", "max_steps", "lr",
+                 "min_lr_ratio", "warmup_steps", "weight_decay", "grad_clip", "seed")
+
+
+def fingerprint(args):
+    """What a base model depends on: its settings and the bytes of its data and tokenizer."""
+    h = hashlib.sha256()
+    for name in ("pretrain.jsonl", "val.jsonl"):
+        with open(os.path.join(args.data_dir, name), "rb") as f:
+            h.update(f.read())
+    with open(os.path.join(DATA_DIR, "tokenizer.bpe"), "rb") as f:
+        h.update(f.read())
+    return {**{k: getattr(args, k) for k in PRETRAIN_KEYS}, "data": h.hexdigest()[:16]}
+
+
+SSD_KEYS = ("ssd_temperature", "ssd_top_k", "ssd_top_p", "ssd_min_p", "ssd_prompts", "ssd_epochs", "ssd_lr",
+            "ssd_batch_size", "seed")
+
+
+def ssd_fingerprint(args):
+    """What an SSD model depends on: its base, its recipe and the SSD prompts."""
+    with open(os.path.join(args.data_dir, "ssd.jsonl"), "rb") as f:
+        prompts = hashlib.sha256(f.read()).hexdigest()[:16]
+    return {**fingerprint(args), **{k: getattr(args, k) for k in SSD_KEYS}, "ssd_data": prompts}
+
+
+STAGE_FILES = {"all": ("pretrain", "val", "ssd", "test"), "pretrain": ("pretrain", "val"),
+               "ssd": ("val", "ssd", "test"), "eval": ("test",)}
+FIELDS = {"pretrain": ("prompt", "solution"), "val": ("prompt", "solution", "canonical_solution"),
+          "ssd": ("task_id", "prompt"), "test": ("task_id", "prompt", "test")}
+
+
+def preflight(args):
+    """Everything that can be checked before minutes of work, each a one-line error: the data
+    this stage reads, the output folder, the models it needs, and that no finished model would
+    be replaced without --overwrite. Returns the plan for base.pt."""
+    for name in STAGE_FILES[args.stage]:
+        path = os.path.join(args.data_dir, f"{name}.jsonl")
+        if not os.path.isfile(path):
+            raise SystemExit(f"error: --data_dir={args.data_dir} has no {name}.jsonl")
+        if not read_jsonl(path, required=FIELDS[name]):
+            raise SystemExit(f"error: {path} holds no problems")
+    try:
+        os.makedirs(args.out_dir, exist_ok=True)
+    except OSError as e:
+        raise SystemExit(f"error: cannot make --out_dir={args.out_dir}: {e.strerror}")
+    base, run = os.path.join(args.out_dir, "base.pt"), os.path.join(args.out_dir, f"{args.run}.pt")
+    plan = None
+    if args.stage in ("all", "pretrain"):
+        plan = base_plan(args)
+    else:
+        load_checkpoint(base)                          # the SSD stage and the report need an intact base
+    if args.stage == "eval":
+        load_checkpoint(run)
+    if args.stage in ("all", "ssd") and os.path.exists(run) and not args.overwrite:
+        diff = differences(load_checkpoint(run).get("fingerprint"), ssd_fingerprint(args))
+        if diff:
+            raise SystemExit(f"error: {run} is an SSD model made with other settings: {', '.join(diff)}; keep it "
+                             f"with another --run=NAME, or replace it with --overwrite")
+    return plan
+
+
+def differences(old, new):
+    """'name=old (asked: new)' for every setting in which two fingerprints differ."""
+    old, names = old or {}, {"data": "the data files or the tokenizer", "ssd_data": "the SSD prompts"}
+    return [names.get(k) or f"{k}={old.get(k)!r} (asked: {new[k]!r})" for k in new if old.get(k) != new[k]]
+
+
+def base_plan(args):
+    """What to do about out_dir/base.pt: "train", "resume" or "reuse"; else a one-line refusal.
+    A model is never replaced unless --overwrite asks for it."""
+    path = os.path.join(args.out_dir, "base.pt")
+    if not os.path.exists(path) or args.overwrite:
+        return "train"
+    ckpt = load_checkpoint(path)
+    diff = differences(ckpt.get("fingerprint"), fingerprint(args))
+    finished = ckpt.get("step") == ckpt.get("args", {}).get("max_steps")
+    if not diff and finished:
+        return "reuse"
+    if not diff and args.resume:
+        return "resume"
+    if not diff:
+        raise SystemExit(f"error: {path} is an unfinished run with these settings (step {ckpt.get('step')}): "
+                         "--resume continues it, --overwrite starts it over")
+    what = "a finished base model" if finished else "an unfinished run"
+    how = ("--resume continues a run only with the settings it was made with" if args.resume
+           else "keep it and train another with --out_dir=OTHER, or replace it with --overwrite")
+    raise SystemExit(f"error: {path} is {what} made with other settings: {', '.join(diff)}; {how}")

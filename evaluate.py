@@ -136,6 +136,8 @@ def outputs_match(got, expected, tol=1e-6):
 
 def judge(problems, samples, workers=None, timeout=3.0, memory_mb=512, progress=True):
     """One result per sample, in order: {task_id, completion, verdict, detail, passed}."""
+    if not (timeout > 0 and memory_mb >= 1):
+        raise ValueError(f"need timeout > 0 and memory_mb >= 1, got {timeout} and {memory_mb}")
     problems = problems if isinstance(problems, dict) else {p["task_id"]: p for p in problems}
     jobs, keys, cases = {}, [], {}
     for s in samples:
@@ -250,6 +252,20 @@ def main(argv=None):
         ap.error("--ks and --temperatures take comma-separated numbers")
     if args.n < 1 or args.timeout <= 0 or min(ks) < 1 or min(temps) < 0:
         ap.error("--n and --ks must be >= 1, --timeout > 0, temperatures >= 0")
+    if args.memory_mb < 1 or (args.workers is not None and args.workers < 1):
+        ap.error("--memory_mb and --workers must be >= 1 (the memory cap cannot be switched off)")
+    if args.ckpt and (args.batch_size < 1 or args.max_new_tokens < 1):
+        ap.error("--batch_size and --max_new_tokens must be >= 1")
+    if args.ckpt:
+        from sample import check_params     # before the checkpoint is loaded: a bad value costs nothing
+        try:
+            for t in temps:
+                check_params(t, args.top_k, args.top_p, args.min_p)
+        except ValueError as e:
+            ap.error(str(e))
+    out = args.out or (args.samples + "_results.jsonl" if args.samples else os.path.splitext(args.ckpt)[0] + "_eval.jsonl")
+    if os.path.isdir(out) or not os.path.isdir(os.path.dirname(os.path.abspath(out))):
+        ap.error(f"--out={out}: " + ("is a directory" if os.path.isdir(out) else "its folder does not exist"))
     problems = {p["task_id"]: p for p in load_problems(args.problems)}
     if args.samples:
         samples = []
@@ -266,20 +282,23 @@ def main(argv=None):
         t0 = time.time()
         results = judge(problems, samples, args.workers, args.timeout, args.memory_mb, progress=not args.quiet)
         dt, distinct = time.time() - t0, len({(r["task_id"], r["completion"]) for r in results})
-        runs, out = [("samples", results, {})], args.out or args.samples + "_results.jsonl"
+        runs = [("samples", results, {})]
         print(f"judged {len(results)} samples ({distinct} distinct) of {len(per_task)}/{len(problems)} problems "
               f"in {dt:.2f} s: {distinct / dt:.0f} programs/s")
     else:
         import torch
         from model import load_model
         ks = _usable_ks(ks, args.n, explicit=args.ks is not None)
+        try:
+            torch.device(args.device)
+        except RuntimeError:
+            ap.error(f"--device={args.device} is not a device (cpu, cuda, cuda:1, ...)")
         model, _ = load_model(args.ckpt, args.device)
         torch.manual_seed(args.seed)
         swept = sweep(model, list(problems.values()), temps, args.n, ks, args.workers, args.timeout,
                       progress=not args.quiet, top_k=args.top_k, top_p=args.top_p, min_p=args.min_p, seed=args.seed,
                       batch_size=args.batch_size, max_new_tokens=args.max_new_tokens)
         runs = [(f"T {r['temperature']:g}", r["results"], {"temperature": r["temperature"]}) for r in swept]
-        out = args.out or os.path.splitext(args.ckpt)[0] + "_eval.jsonl"
         print(f"{args.ckpt}: {len(problems)} problems, n = {args.n}")
     with open(out, "w", encoding="utf-8") as f:
         for _, results, extra in runs:

@@ -10,8 +10,10 @@ shares its weight with the token embedding ("tied"): the logit of token v is the
 the last hidden state with v's embedding. softmax(logits / T) is the distribution that
 sample.py reshapes with temperature, top-k and top-p.
 """
+import hashlib
 import math
 import os
+import sys
 from dataclasses import dataclass
 
 import torch
@@ -162,11 +164,62 @@ class GPT(nn.Module):
         return logits, loss
 
 
-def load_model(path, device="cpu"):
-    """The GPT stored in a train.py checkpoint, in eval mode, and the checkpoint dict."""
+# --- checkpoints ----------------------------------------------------------------------------
+def checksum(obj):
+    """sha256 of a checkpoint's contents (nested dicts, lists, tensors and plain values), so
+    that a file damaged on disk or in transit is refused instead of sampling garbage."""
+    h = hashlib.sha256()
+
+    def feed(x):
+        if isinstance(x, torch.Tensor):
+            t = x.detach().cpu().contiguous().reshape(-1)
+            h.update(f"tensor {t.dtype} {tuple(x.shape)}:".encode())
+            h.update(t.view(torch.uint8).numpy().tobytes())
+        elif isinstance(x, dict):
+            h.update(b"{")
+            for k in sorted(x, key=str):
+                feed(k)
+                feed(x[k])
+            h.update(b"}")
+        elif isinstance(x, (list, tuple)):
+            h.update(b"[")
+            for v in x:
+                feed(v)
+            h.update(b"]")
+        else:
+            h.update(repr(x).encode() + b";")
+    feed(obj)
+    return h.hexdigest()
+
+
+def load_checkpoint(path, device="cpu"):
+    """The dict a train.py checkpoint holds. It is loaded with weights_only=True: a file can only
+    hold tensors and plain values, so a crafted checkpoint cannot run code (a classmate's file is
+    safe to try). Anything that is not an intact checkpoint is a one-line error."""
     if not os.path.exists(path):
         raise SystemExit(f"error: no checkpoint at {path} (run `python train.py` first)")
-    ckpt = torch.load(path, map_location=device, weights_only=False)
-    model = GPT(GPTConfig(**ckpt["config"])).to(device)
-    model.load_state_dict(ckpt["model"])
+    if os.path.isdir(path):
+        raise SystemExit(f"error: {path} is a directory, not a checkpoint")
+    try:
+        ckpt = torch.load(path, map_location=device, weights_only=True)
+    except Exception as e:          # empty, truncated, text, or a pickle that asks for code
+        reason = (str(e).strip().splitlines() or [type(e).__name__])[0][:150]
+        raise SystemExit(f"error: {path} is not a checkpoint this project can load ({reason})")
+    if not isinstance(ckpt, dict) or not {"model", "config"} <= set(ckpt):
+        raise SystemExit(f"error: {path} is not a train.py checkpoint (no model weights and config in it)")
+    if "checksum" not in ckpt:
+        print(f"note: {path} has no checksum (an older train.py wrote it): loaded unverified", file=sys.stderr)
+    elif checksum({k: v for k, v in ckpt.items() if k != "checksum"}) != ckpt["checksum"]:
+        raise SystemExit(f"error: {path} is corrupted: its contents do not match the checksum saved with them")
+    return ckpt
+
+
+def load_model(path, device="cpu"):
+    """The GPT stored in a train.py checkpoint, in eval mode, and the checkpoint dict."""
+    ckpt = load_checkpoint(path, device)
+    try:
+        model = GPT(GPTConfig(**ckpt["config"])).to(device)
+        model.load_state_dict(ckpt["model"])
+    except (TypeError, RuntimeError, ValueError) as e:
+        raise SystemExit(f"error: {path}: its weights do not fit its model config ({str(e).splitlines()[0][:150]})")
     return model.eval(), ckpt

@@ -19,6 +19,7 @@ sample_completions() draws n completions for each of many problems in batches: t
 """
 import argparse
 import json
+import math
 import os
 import sys
 
@@ -33,8 +34,8 @@ from model import KVCache, load_model
 
 # --- the transforms: each takes logits (..., V) and returns logits, -inf where a token is cut --
 def check_params(temperature=1.0, top_k=0, top_p=1.0, min_p=0.0):
-    if temperature < 0:
-        raise ValueError(f"temperature must be >= 0, got {temperature}")
+    if not (temperature >= 0 and math.isfinite(temperature)):
+        raise ValueError(f"temperature must be a finite number >= 0, got {temperature}")
     if top_k < 0 or int(top_k) != top_k:
         raise ValueError(f"top_k must be a whole number >= 0 (0 = off), got {top_k}")
     if not 0 < top_p <= 1:
@@ -322,8 +323,13 @@ def column_names(paths):
 
 def prompt_from_args(args):
     if args.prompt is not None:
-        return args.prompt.encode().decode("unicode_escape")  # allow '\n' on the command line
+        try:
+            return args.prompt.encode().decode("unicode_escape")  # allow '\n' on the command line
+        except UnicodeDecodeError as e:
+            raise SystemExit(f"error: --prompt has a broken escape sequence ({e.reason})")
     split, _, num = args.task.partition("/")
+    if split not in ("pretrain", "val", "ssd", "test"):
+        raise SystemExit(f"error: --task={args.task}: the split must be pretrain, val, ssd or test (e.g. test/3)")
     rows = read_jsonl(f"{DATA_DIR}/{split}.jsonl", required=("prompt",))
     match = [r for r in rows if r["task_id"] == args.task]
     if not match:
@@ -355,9 +361,14 @@ def main(argv=None):
         check_params(args.temperature, args.top_k, args.top_p, args.min_p)
     except ValueError as e:
         ap.error(str(e))
-    if args.num_samples < 1 or args.max_new_tokens < 1 or args.position < 0:
-        ap.error("--num_samples and --max_new_tokens must be >= 1, --position >= 0")
+    if args.num_samples < 1 or args.max_new_tokens < 1 or args.position < 0 or args.problems < 1:
+        ap.error("--num_samples, --max_new_tokens and --problems must be >= 1, --position >= 0")
+    if args.report and (os.path.isdir(args.report) or not os.path.isdir(os.path.dirname(os.path.abspath(args.report)))):
+        ap.error(f"--report={args.report}: " + ("is a directory" if os.path.isdir(args.report) else "its folder does not exist"))
     enc = get_tokenizer()
+    prompt = prompt_from_args(args) if args.show != "forks" else None
+    if prompt is not None and not prompt.strip():
+        ap.error("the prompt is empty: give --prompt=TEXT or --task=SPLIT/N")
     model, _ = load_model(args.ckpt)
     if args.show == "forks":
         paths = [args.ckpt] + ([args.compare] if args.compare else [])
@@ -368,8 +379,10 @@ def main(argv=None):
                 json.dump({"settings": {k: getattr(args, k) for k in ("ckpt", "compare", "problems", "top_k", "top_p")},
                            **out}, f, indent=1)
         return out
-    prompt = prompt_from_args(args)
     prompt_ids = enc.encode(prompt)
+    if len(prompt_ids) >= model.cfg.block_size:
+        ap.error(f"the prompt is {len(prompt_ids)} tokens: the model sees at most {model.cfg.block_size}, "
+                 "prompt and completion together")
     g = torch.Generator().manual_seed(args.seed)
     kw = dict(max_new_tokens=args.max_new_tokens, temperature=args.temperature, top_k=args.top_k,
               top_p=args.top_p, min_p=args.min_p, generator=g)

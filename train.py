@@ -27,7 +27,6 @@ The SSD prompts come without solutions, and this stage reads nothing but their p
 """
 import argparse
 import contextlib
-import hashlib
 import json
 import math
 import os
@@ -43,10 +42,10 @@ from tqdm import tqdm
 
 import evaluate
 import sample
-from config import get_args   # every option, its default and its checks
-from data import DATA_DIR, benchmark, read_jsonl
+from config import fingerprint, get_args, preflight, ssd_fingerprint   # options, checks, what a model depends on
+from data import benchmark, read_jsonl
 from data.tokenizer import get_tokenizer
-from model import GPT, GPTConfig, load_model
+from model import GPT, GPTConfig, checksum, load_checkpoint, load_model
 from report import write_report
 
 
@@ -147,10 +146,12 @@ def val_loss(model, pairs, args, prompt_loss=True):
 # --- checkpoints ----------------------------------------------------------------------------
 def save_checkpoint(path, model, opt, step, args, history, fingerprint=None):
     """Write to a temp file, flush it to disk, then rename: the old file stays intact until
-    the new one is complete, so a kill at any moment leaves a loadable checkpoint."""
+    the new one is complete, so a kill at any moment leaves a loadable checkpoint. The checksum
+    lets model.load_checkpoint refuse a file damaged later."""
     state = {"model": model.state_dict(), "optimizer": opt.state_dict(), "config": vars(model.cfg),
              "args": vars(args), "step": step, "history": history, "fingerprint": fingerprint,
              "rng": {"torch": torch.get_rng_state(), "python": random.getstate()}}
+    state["checksum"] = checksum(state)        # tensors and plain values only: loadable with weights_only
     tmp = path + ".tmp"
     with open(tmp, "wb") as f:
         torch.save(state, f)
@@ -177,7 +178,7 @@ def train(args, pairs, val_pairs, ckpt_path, prompt_loss=True, init_state=None, 
     opt = make_optimizer(model, args)
     step, history = 0, []
     if args.resume and os.path.exists(ckpt_path):
-        ckpt = torch.load(ckpt_path, map_location=args.device, weights_only=False)
+        ckpt = load_checkpoint(ckpt_path, args.device)
         model.load_state_dict(ckpt["model"])
         opt.load_state_dict(ckpt["optimizer"])
         step, history = ckpt["step"], ckpt["history"]
@@ -226,33 +227,15 @@ def train(args, pairs, val_pairs, ckpt_path, prompt_loss=True, init_state=None, 
 
 
 # --- the stages -----------------------------------------------------------------------------
-PRETRAIN_KEYS = ("n_layer", "n_head", "n_embd", "block_size", "dropout", "batch_size", "max_steps", "lr",
-                 "min_lr_ratio", "warmup_steps", "weight_decay", "grad_clip", "seed")
-
-
-def fingerprint(args):
-    """What a base model depends on: its settings and the bytes of its data and tokenizer."""
-    h = hashlib.sha256()
-    for name in ("pretrain.jsonl", "val.jsonl"):
-        with open(os.path.join(args.data_dir, name), "rb") as f:
-            h.update(f.read())
-    with open(os.path.join(DATA_DIR, "tokenizer.bpe"), "rb") as f:
-        h.update(f.read())
-    return {**{k: getattr(args, k) for k in PRETRAIN_KEYS}, "data": h.hexdigest()[:16]}
-
-
-def pretrain(args):
+def pretrain(args, plan):
     path = os.path.join(args.out_dir, "base.pt")
-    want = fingerprint(args)
-    if os.path.exists(path) and not args.resume:
-        ckpt = torch.load(path, map_location="cpu", weights_only=False)
-        if ckpt.get("fingerprint") == want and ckpt["step"] == args.max_steps:
-            print(f"reusing {path}: finished, same settings and data")
-            return load_model(path, args.device)[0]
-        print(f"{path} was made with other settings or is unfinished (--resume continues it): retraining")
+    if plan == "reuse":
+        print(f"reusing {path}: finished, same settings and data")
+        return load_model(path, args.device)[0]
     rows = read_jsonl(os.path.join(args.data_dir, "pretrain.jsonl"), required=("prompt", "solution"))
     val = read_jsonl(os.path.join(args.data_dir, "val.jsonl"), required=("prompt", "solution"))
-    return train(args, encode_pairs(rows, "solution"), encode_pairs(val, "solution"), path, fingerprint=want)
+    args = argparse.Namespace(**{**vars(args), "resume": plan == "resume"})
+    return train(args, encode_pairs(rows, "solution"), encode_pairs(val, "solution"), path, fingerprint=fingerprint(args))
 
 
 def ssd_data(args, base):
@@ -296,7 +279,7 @@ def ssd_finetune(args, base, kept):
                                 "eval_interval": steps, "ckpt_interval": steps, "resume": False})
     # the validation loss here: how likely the model finds correct (canonical) solutions
     return train(sft, pairs, encode_pairs(val, "canonical_solution"), os.path.join(args.out_dir, f"{args.run}.pt"),
-                 prompt_loss=False, init_state=base.state_dict())
+                 prompt_loss=False, init_state=base.state_dict(), fingerprint=ssd_fingerprint(args))
 
 
 def main(argv=None):
@@ -312,14 +295,21 @@ def main(argv=None):
         torch.backends.cuda.matmul.allow_tf32 = True   # fp32 matmuls (outside autocast) on tensor cores
         torch.backends.cudnn.allow_tf32 = True
     rank, world = rank_world()
-    os.makedirs(args.out_dir, exist_ok=True)
     if args.data_sizes and rank == 0:   # same generator and seed, other sizes
+        try:
+            os.makedirs(args.out_dir, exist_ok=True)
+        except OSError as e:
+            raise SystemExit(f"error: cannot make --out_dir={args.out_dir}: {e.strerror}")
         benchmark.ensure(args.data_dir, dict(zip(("pretrain", "val", "ssd", "test"), map(int, args.data_sizes.split(",")))))
     if world > 1:
         dist.barrier()
+    plan = preflight(args)
     t0 = time.time()
     say = (lambda msg: print(f"[{time.time() - t0:.0f} s] {msg}")) if rank == 0 else (lambda msg: None)
-    base = pretrain(args) if args.stage in ("all", "pretrain") else load_model(os.path.join(args.out_dir, "base.pt"), args.device)[0]
+    if args.stage in ("all", "pretrain"):
+        base = pretrain(args, plan)
+    else:
+        base = load_model(os.path.join(args.out_dir, "base.pt"), args.device)[0]
     say("base model ready")
     stats = None
     if args.stage in ("all", "ssd"):

@@ -1,0 +1,213 @@
+"""Bad input never costs work: every probe below exits with a one-line message that names the
+problem (no traceback), before any work starts, and leaves every file in out/ as it was.
+
+The probes call each script's main() in-process (what `python SCRIPT ...` runs), so that forty of
+them take seconds; a few run as real subprocesses to check exit code and stderr end to end."""
+import builtins
+import hashlib
+import io
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+
+import pytest
+from conftest import ROOT, copy_benchmark
+import torch
+
+import evaluate
+import fsm
+import sample
+import train
+from model import checksum, load_checkpoint
+
+TINY = ["--n_layer=1", "--n_head=2", "--n_embd=32", "--block_size=192", "--batch_size=8", "--max_steps=6",
+        "--warmup_steps=1", "--eval_interval=3", "--ckpt_interval=3", "--ssd_batch_size=8",
+        "--eval_temperatures=0,1", "--eval_n=2"]
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    """A finished tiny demo in out/ (base.pt, ssd.pt, reports), its data, and broken files beside it."""
+    root = tmp_path_factory.mktemp("lab")
+    (root / "data").mkdir()
+    data = copy_benchmark(root / "data", pretrain=24, val=6, ssd=10, test=6)
+    out = root / "out"
+    train.main(TINY + [f"--data_dir={data}", f"--out_dir={out}"])
+    bad = root / "bad"
+    bad.mkdir()
+    (bad / "empty.pt").write_bytes(b"")
+    (bad / "text.pt").write_text("this is not a checkpoint\n")
+    (bad / "truncated.pt").write_bytes((out / "base.pt").read_bytes()[:5000])
+    (bad / "folder.pt").mkdir()
+    (bad / "flipped.pt").write_bytes(flip_tensor_bytes((out / "base.pt").read_bytes(), 2000))
+    (bad / "file").write_text("a file, not a folder\n")
+    for name in ("nothing", "empty_data"):
+        (bad / name).mkdir()
+    for name in ("pretrain", "val", "ssd"):          # everything but test.jsonl
+        (bad / "empty_data" / f"{name}.jsonl").write_text((data / f"{name}.jsonl").read_text())
+    return {"root": root, "data": data, "out": out, "bad": bad}
+
+
+def flip_tensor_bytes(blob, count):
+    """The checkpoint with `count` bytes inverted inside its largest tensor (torch.load does not notice)."""
+    z = zipfile.ZipFile(io.BytesIO(blob))
+    big = max(z.infolist(), key=lambda i: i.file_size)
+    head = big.header_offset
+    start = head + 30 + int.from_bytes(blob[head + 26:head + 28], "little") + int.from_bytes(blob[head + 28:head + 30], "little")
+    data = bytearray(blob)
+    for i in range(start + 100, start + 100 + count):
+        data[i] ^= 0xFF
+    return bytes(data)
+
+
+def snapshot(folder):
+    return {p: hashlib.sha256(open(p, "rb").read()).hexdigest()
+            for p in (os.path.join(d, f) for d, _, fs in os.walk(folder) for f in fs)}
+
+
+def probes(lab):
+    """(script, main, argv, what the message must name)."""
+    d, out, bad = lab["data"], lab["out"], lab["bad"]
+    t = ["train.py", train.main, TINY + [f"--data_dir={d}", f"--out_dir={out}"]]
+    e = ["evaluate.py", evaluate.main, [f"--problems={d}/test.jsonl"]]
+    s = ["sample.py", sample.main, []]
+    ck = f"--ckpt={out}/base.pt"
+    return [
+        (*t[:2], t[2] + ["--max_steps=0"], "must be > 0"),
+        (*t[:2], t[2] + ["--lr=-1"], "must be > 0"),
+        (*t[:2], t[2] + ["--n_embd=30", "--n_head=4"], "multiple of --n_head"),
+        (*t[:2], t[2] + ["--dropout=1.5"], "--dropout < 1"),
+        (*t[:2], t[2] + ["--ssd_min_p=1.5"], "min_p"),
+        (*t[:2], t[2] + ["--ssd_top_p=0"], "must be > 0"),
+        (*t[:2], t[2] + ["--eval_temperatures=0,hot"], "comma-separated"),
+        (*t[:2], t[2] + ["--data_sizes=1,2"], "four positive counts"),
+        (*t[:2], t[2] + ["--seed=abc"], "invalid int"),
+        (*t[:2], t[2] + ["--max_steps=12"], "made with other settings"),
+        (*t[:2], t[2] + ["--resume", "--lr=0.1", "--seed=99"], "--resume continues a run only with"),
+        (*t[:2], t[2] + [f"--data_dir={bad}/missing"], "has no pretrain.jsonl"),
+        (*t[:2], t[2] + [f"--data_dir={bad}/nothing"], "has no pretrain.jsonl"),
+        (*t[:2], t[2] + [f"--data_dir={bad}/empty_data", f"--out_dir={bad}/new_out"], "has no test.jsonl"),
+        (*t[:2], t[2] + [f"--out_dir={bad}/file/out"], "cannot make --out_dir"),
+        (*t[:2], t[2] + ["--stage=eval", "--run=nope"], "no checkpoint at"),
+        (*t[:2], t[2] + ["--stage=ssd", "--ssd_temperature=1.2"], "SSD model made with other settings"),
+        (*e[:2], e[2] + ["--samples=x.jsonl", "--memory_mb=0"], "--memory_mb"),
+        (*e[:2], e[2] + ["--samples=x.jsonl", "--memory_mb=-5"], "--memory_mb"),
+        (*e[:2], e[2] + [ck, "--max_new_tokens=0"], "--max_new_tokens"),
+        (*e[:2], e[2] + [ck, "--batch_size=0"], "--batch_size"),
+        (*e[:2], e[2] + [ck, "--top_p=0"], "top_p"),
+        (*e[:2], e[2] + [ck, "--top_p=1.5"], "top_p"),
+        (*e[:2], e[2] + [ck, "--top_k=-1"], "top_k"),
+        (*e[:2], e[2] + [ck, "--min_p=2"], "min_p"),
+        (*e[:2], e[2] + [f"--ckpt={bad}/empty.pt"], "empty.pt is not a checkpoint"),
+        (*e[:2], e[2] + [f"--ckpt={bad}/text.pt"], "text.pt is not a checkpoint"),
+        (*e[:2], e[2] + [f"--ckpt={bad}/folder.pt"], "is a directory"),
+        (*e[:2], e[2] + [f"--ckpt={bad}/flipped.pt"], "corrupted"),
+        (*e[:2], e[2] + [ck, f"--out={bad}/missing/results.jsonl"], "its folder does not exist"),
+        (*e[:2], e[2] + [ck, f"--out={bad}"], "is a directory"),
+        (*e[:2], e[2], "either --samples"),
+        (*e[:2], e[2] + [ck, "--device=gpu7"], "not a device"),
+        (*s[:2], [ck, "--prompt="], "the prompt is empty"),
+        (*s[:2], [ck, "--prompt=" + "x = 1\\n" * 200], "the model sees at most"),
+        (*s[:2], [f"--ckpt={bad}/truncated.pt"], "truncated.pt is not a checkpoint"),
+        (*s[:2], [ck, "--temperature=-1"], "temperature"),
+        (*s[:2], [ck, "--temperature=nan"], "temperature"),
+        (*s[:2], [ck, "--task=nosuch/3"], "the split must be"),
+        (*s[:2], [ck, "--show=forks", f"--report={bad}/missing/forks.json"], "its folder does not exist"),
+        (*s[:2], [ck, "--show=forks", f"--compare={bad}/text.pt"], "text.pt is not a checkpoint"),
+        ("fsm.py", fsm.main, ["--top_p=0"], "top_p"),
+        ("fsm.py", fsm.main, ["--samples=0"], "--samples"),
+    ]
+
+
+def test_every_bad_input_is_a_one_line_error_and_changes_nothing(lab, capsys, monkeypatch):
+    monkeypatch.chdir(lab["root"])
+    before = snapshot(lab["out"])
+    cases = probes(lab)
+    assert len(cases) >= 30
+    for script, main, argv, named in cases:
+        with pytest.raises(SystemExit) as e:
+            main(argv)
+        err = capsys.readouterr().err
+        message = e.value.code if isinstance(e.value.code, str) else err.strip().splitlines()[-1]
+        where = f"{script} {' '.join(argv)}"
+        assert e.value.code not in (0, None), where
+        assert "Traceback" not in err and "\n" not in message.strip(), where
+        assert "error" in message and named in message, f"{where}: {message}"
+        assert snapshot(lab["out"]) == before, f"{where} changed out/"
+    assert not os.path.exists(lab["bad"] / "new_out" / "base.pt")       # refused before pretraining
+
+
+@pytest.mark.parametrize("argv,named", [
+    (["train.py", "--max_steps=12"], "made with other settings"),
+    (["evaluate.py", "--samples=x.jsonl", "--memory_mb=0"], "--memory_mb"),
+    (["sample.py", "--prompt="], "the prompt is empty"),
+])
+def test_as_a_real_command_the_error_is_the_last_line_of_stderr_with_a_nonzero_exit(lab, argv, named):
+    # (argparse's own errors come after its usage lines; ours are the only line)
+    script, rest = argv[0], argv[1:]
+    if script == "train.py":
+        rest = TINY + [f"--data_dir={lab['data']}", f"--out_dir={lab['out']}"] + rest
+    if script == "sample.py":
+        rest = [f"--ckpt={lab['out']}/base.pt"] + rest
+    r = subprocess.run([sys.executable, os.path.join(ROOT, script), *rest], cwd=lab["root"], capture_output=True,
+                       text=True, timeout=120)
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode != 0 and "error" in lines[-1] and named in lines[-1] and "Traceback" not in r.stderr
+    assert all(line.startswith(("usage:", " ")) for line in lines[:-1])
+
+
+class RunsCode:
+    """What a crafted checkpoint can carry: unpickling it with weights_only=False calls open(path, 'w')."""
+    def __init__(self, path):
+        self.path = path
+
+    def __reduce__(self):
+        return builtins.open, (self.path, "w")
+
+
+def test_a_crafted_checkpoint_runs_no_code_and_is_a_one_line_error(lab, tmp_path, capsys):
+    marker = tmp_path / "pwned"
+    crafted = tmp_path / "crafted.pt"
+    ckpt = torch.load(lab["out"] / "base.pt", weights_only=True)
+    torch.save({**ckpt, "surprise": RunsCode(str(marker))}, crafted)
+    with pytest.raises(SystemExit) as e:
+        sample.main([f"--ckpt={crafted}", "--prompt=def f(xs):\\n"])
+    assert "crafted.pt is not a checkpoint" in e.value.code and "\n" not in e.value.code
+    assert not marker.exists()                                       # nothing ran
+    torch.load(crafted, weights_only=False)["surprise"].close()      # the same file, loaded unsafely: code runs
+    assert marker.exists()
+
+
+def test_a_checkpoint_changed_after_saving_is_refused_by_its_checksum(lab, tmp_path):
+    ckpt = torch.load(lab["out"] / "base.pt", weights_only=True)
+    ckpt["model"]["wte.weight"][0, 0] += 1.0                         # one weight, saved without a new checksum
+    torch.save(ckpt, tmp_path / "edited.pt")
+    with pytest.raises(SystemExit, match="corrupted"):
+        load_checkpoint(str(tmp_path / "edited.pt"))
+    assert load_checkpoint(str(lab["out"] / "base.pt"))["step"] == 6   # the intact one loads
+
+
+def test_overwrite_replaces_a_finished_model_only_when_asked(lab, tmp_path):
+    out = tmp_path / "out"
+    shutil.copytree(lab["out"], out)
+    args = TINY + [f"--data_dir={lab['data']}", f"--out_dir={out}", "--stage=pretrain"]
+    with pytest.raises(SystemExit, match="--overwrite"):
+        train.main(args + ["--max_steps=4"])
+    train.main(args + ["--max_steps=4", "--overwrite"])
+    assert torch.load(out / "base.pt", weights_only=True)["step"] == 4
+
+
+def test_an_unfinished_run_is_continued_or_restarted_only_when_asked(lab, tmp_path):
+    out = tmp_path / "out"
+    shutil.copytree(lab["out"], out)
+    ckpt = torch.load(out / "base.pt", weights_only=True)
+    ckpt["step"] = 3
+    ckpt["checksum"] = checksum({k: v for k, v in ckpt.items() if k != "checksum"})
+    torch.save(ckpt, out / "base.pt")
+    args = TINY + [f"--data_dir={lab['data']}", f"--out_dir={out}", "--stage=pretrain"]
+    with pytest.raises(SystemExit, match="unfinished run with these settings.*--resume continues it"):
+        train.main(args)
+    train.main(args + ["--resume"])
+    assert torch.load(out / "base.pt", weights_only=True)["step"] == 6
