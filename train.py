@@ -13,7 +13,10 @@ Pretraining: each sequence is prompt + solution + <|endoftext|>, tokenized as tw
 as sample.py sees them. AdamW with warmup and cosine decay, gradient clipping, a validation loss
 on data/val.jsonl, atomic checkpoints (temp file + rename: a kill never leaves a broken one) with
 model, optimizer, config, step and RNG states. Batches are a pure function of (seed, step), so
---resume continues exactly. A finished base.pt made with the same settings and data is reused.
+--resume continues exactly. A finished base.pt made with the same settings and data is reused;
+one made with other settings is never replaced unless --overwrite says so, and --resume refuses
+other settings. Checkpoints hold only tensors and plain values plus a checksum: they load with
+weights_only=True (a crafted file cannot run code) and a damaged one is refused.
 
 SSD (the paper's method) and its recipe here. Every value is an option (config.py), e.g. --ssd_min_p=0:
     one sample per SSD prompt      2,000 prompts, drawn from the frozen base; no verifier, no tests

@@ -1,5 +1,5 @@
-"""Every command in README.md and EXERCISES.md names a real script and real options; the cheap
-ones run and print what the README says."""
+"""Every command in the docs (README.md, RESULTS.md, EXERCISES.md, docs/*.md) names a real script
+and real options; the cheap ones run and print what the README says."""
 import json
 import os
 import re
@@ -10,7 +10,7 @@ import sys
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DOCS = ("README.md", "EXERCISES.md")
+DOCS = ("README.md", "RESULTS.md", "EXERCISES.md", *sorted(os.path.join("docs", f) for f in os.listdir(os.path.join(ROOT, "docs"))))
 
 
 def commands():
@@ -42,7 +42,12 @@ def help_text(script):
 
 def test_the_docs_contain_commands():
     scripts = {argv[0] for _, argv in commands()}
-    assert {"train.py", "sample.py", "evaluate.py", "fsm.py", "data/benchmark.py"} <= scripts
+    assert {"train.py", "sample.py", "evaluate.py", "fsm.py", "study.py", "bench.py", "data/benchmark.py"} <= scripts
+    assert {doc for doc, _ in commands()} == set(DOCS)      # every page has commands, and all are read
+
+
+def test_the_front_page_stays_a_short_tutorial():
+    assert os.path.getsize(os.path.join(ROOT, "README.md")) <= 16 * 1024
 
 
 @pytest.mark.parametrize("doc,argv", commands(), ids=lambda v: " ".join(v) if isinstance(v, list) else v)
