@@ -54,29 +54,43 @@ class CausalSelfAttention(nn.Module):
 
 class KVCache:
     """Keys and values of every layer for the tokens seen so far, so that generating one more
-    token costs one token's compute instead of re-running the whole sequence."""
+    token costs one token's compute instead of re-running the whole sequence. It starts with
+    room for the prompt plus GROW positions and doubles when full: most completions end long
+    before max_len, and memory for positions never reached is never taken."""
+    GROW = 64
 
-    def __init__(self, cfg, batch_size, max_len, device, dtype=torch.float32):
-        shape = (cfg.n_layer, 2, batch_size, cfg.n_head, max_len, cfg.n_embd // cfg.n_head)
+    def __init__(self, cfg, batch_size, max_len, device, dtype=torch.float32, start_len=None):
+        self.max_len = max_len
+        room = max_len if start_len is None else min(max_len, start_len + self.GROW)
+        shape = (cfg.n_layer, 2, batch_size, cfg.n_head, room, cfg.n_embd // cfg.n_head)
         self.kv = torch.zeros(shape, device=device, dtype=dtype)
         self.len = 0  # positions filled (the same for every row; padding is masked instead)
 
     def update(self, layer, k, v):
         T = k.size(2)
-        if self.len + T > self.kv.size(4):
-            raise ValueError(f"KV cache full ({self.kv.size(4)} positions)")
+        if self.len + T > self.max_len:
+            raise ValueError(f"KV cache full ({self.max_len} positions)")
+        if self.len + T > self.kv.size(4):                 # grow: double the room (up to max_len)
+            self._resize(self.kv.size(2), min(self.max_len, max(self.len + T, 2 * self.kv.size(4))))
         self.kv[layer, 0, :, :, self.len:self.len + T] = k
         self.kv[layer, 1, :, :, self.len:self.len + T] = v
         return self.kv[layer, 0, :, :, :self.len + T], self.kv[layer, 1, :, :, :self.len + T]
 
+    def _resize(self, rows, room, index=None):
+        """A new buffer with `rows` batch rows (batch rows `index` of the old one, or all) and
+        `room` positions; only the filled positions are copied."""
+        kv = self.kv.new_empty(self.kv.shape[:2] + (rows,) + self.kv.shape[3:4] + (room,) + self.kv.shape[5:])
+        old = self.kv[:, :, :, :, :self.len] if index is None else self.kv[:, :, index, :, :self.len]
+        kv[:, :, :, :, :self.len] = old
+        self.kv = kv
+
     def select(self, rows):
-        """Keep only some batch rows (finished samples leave the batch) or repeat rows;
-        only the filled positions are copied."""
+        """Keep only some batch rows (finished samples leave the batch) or repeat rows."""
         if rows.dtype == torch.bool:
             rows = rows.nonzero().squeeze(1)
-        kv = self.kv.new_empty(self.kv.shape[:2] + (len(rows),) + self.kv.shape[3:])
-        kv[:, :, :, :, :self.len] = self.kv[:, :, rows, :, :self.len]
-        self.kv = kv
+        if len(rows) == self.kv.size(2) and torch.equal(rows, torch.arange(len(rows), device=rows.device)):
+            return                                       # the same rows in the same order: nothing to copy
+        self._resize(len(rows), self.kv.size(4), rows)
 
 
 class MLP(nn.Module):
@@ -130,13 +144,14 @@ class GPT(nn.Module):
         n = sum(p.numel() for p in self.parameters())  # the tied matrix is counted once
         return n - self.wpe.weight.numel() - self.wte.weight.numel() if non_embedding else n
 
-    def forward(self, idx, targets=None, cache=None, key_mask=None, pos=None):
+    def forward(self, idx, targets=None, cache=None, key_mask=None, pos=None, last_only=False):
         """idx (B, T) token ids -> logits (B, T, V); with targets (B, T), also the mean
         cross-entropy over the positions whose target is not -1.
 
         For generation (sample.py): `cache` holds earlier tokens' keys and values; `key_mask`
         (B, cache.len + T) is False at padding (prompts of different lengths are left-padded);
-        `pos` (B, T) are the position ids, which skip the padding.
+        `pos` (B, T) are the position ids, which skip the padding; last_only computes the
+        logits of the last position only (B, 1, V): all that sampling needs after a prefill.
         """
         B, T = idx.shape
         past = cache.len if cache is not None else 0
@@ -157,7 +172,7 @@ class GPT(nn.Module):
             x = block(x, mask, cache, i)
         if cache is not None:
             cache.len += T
-        logits = self.lm_head(self.ln_f(x))
+        logits = self.lm_head(self.ln_f(x[:, -1:] if last_only else x))
         if targets is None:
             return logits, None
         loss = F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), targets.reshape(-1), ignore_index=-1)

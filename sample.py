@@ -145,8 +145,8 @@ def generate(model, prompts, n=1, max_new_tokens=128, temperature=1.0, top_k=0, 
         key_mask[i, Tp - len(p):] = True
     pos = (key_mask.cumsum(1) - 1).clamp(min=0)      # position ids restart at each real prompt
     dtype = next(model.parameters()).dtype
-    cache = KVCache(model.cfg, P, Tp + max_new_tokens, device, dtype) if use_cache else None
-    logits = model(ids, cache=cache, key_mask=key_mask, pos=pos)[0][:, -1]   # prefill, once
+    cache = KVCache(model.cfg, P, Tp + max_new_tokens, device, dtype, start_len=Tp) if use_cache else None
+    logits = model(ids, cache=cache, key_mask=key_mask, pos=pos, last_only=True)[0][:, -1]   # prefill, once
     # each prompt's state becomes n independent rows
     rows = torch.arange(P, device=device).repeat_interleave(n)
     logits, key_mask, pos, ids = logits[rows], key_mask[rows], pos[rows], ids[rows]
@@ -180,7 +180,7 @@ def generate(model, prompts, n=1, max_new_tokens=128, temperature=1.0, top_k=0, 
             logits = model(tok[:, None], cache=cache, key_mask=key_mask, pos=pos[:, -1:])[0][:, -1]
         else:                   # no cache: run the whole sequence again (for comparison)
             ids = torch.cat([ids, tok[:, None]], dim=1)
-            logits = model(ids, key_mask=key_mask, pos=pos)[0][:, -1]
+            logits = model(ids, key_mask=key_mask, pos=pos, last_only=True)[0][:, -1]
     if return_stats:
         return out, [torch.stack(s) if s else torch.zeros(0, 4) for s in stats]
     return out

@@ -5,7 +5,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from model import GPT, GPTConfig
+from model import GPT, GPTConfig, KVCache
 
 CFG = GPTConfig(vocab_size=97, block_size=32, n_layer=2, n_head=2, n_embd=32)
 
@@ -84,3 +84,28 @@ def test_a_later_token_never_changes_earlier_logits():
 def test_sequences_longer_than_block_size_are_refused():
     with pytest.raises(ValueError, match="block_size"):
         make()(torch.zeros(1, 33, dtype=torch.long))
+
+
+def test_the_kv_cache_grows_as_rows_get_longer_and_keeps_what_it_holds():
+    torch.manual_seed(0)
+    cfg = GPTConfig(vocab_size=64, block_size=200, n_layer=1, n_head=2, n_embd=8)
+    cache = KVCache(cfg, batch_size=3, max_len=200, device="cpu", start_len=10)
+    assert cache.kv.size(4) == 10 + KVCache.GROW                   # room for the prompt + GROW, not 200
+    ks = [torch.randn(3, 2, 1, 4) for _ in range(150)]
+    for k in ks:
+        key, _ = cache.update(0, k, k)
+        cache.len += 1
+    assert cache.kv.size(4) == 200 and torch.equal(key, torch.cat(ks, dim=2))
+    cache.select(torch.tensor([2, 0]))                              # rows leave and reorder, values stay
+    assert torch.equal(cache.kv[0, 0, :, :, :150], torch.cat(ks, dim=2)[[2, 0]])
+    with pytest.raises(ValueError, match="full"):
+        for _ in range(51):
+            cache.update(0, ks[0][:2], ks[0][:2])
+            cache.len += 1
+
+
+def test_logits_of_the_last_position_only_are_those_of_the_full_forward():
+    torch.manual_seed(0)
+    model = GPT(GPTConfig(vocab_size=64, block_size=32, n_layer=2, n_head=2, n_embd=16)).eval()
+    idx = torch.randint(0, 64, (3, 9))
+    assert torch.equal(model(idx, last_only=True)[0][:, -1], model(idx)[0][:, -1])

@@ -179,7 +179,7 @@ class Counter(torch.nn.Module):
         self.cfg = CFG
         self.dummy = torch.nn.Parameter(torch.zeros(1))
 
-    def forward(self, idx, targets=None, cache=None, key_mask=None, pos=None):
+    def forward(self, idx, targets=None, cache=None, key_mask=None, pos=None, last_only=False):
         if cache is not None:
             cache.len += idx.size(1)
         nxt = (idx[:, -1] + 1) % 1024
