@@ -78,3 +78,20 @@ def test_the_canonical_solutions_command_passes_every_test_problem(tmp_path):
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-1000:]
     assert "samples verdicts: passed 450" in r.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not os.path.exists(os.path.join(ROOT, "out", "ssd.pt")), reason="needs `python train.py` first")
+def test_the_walkthrough_shows_what_its_commands_print():
+    # Every "$ python ..." block of the README: each line it shows (but "...") is a line the command
+    # prints on this machine. (Another machine's model differs a little: then this test says where.)
+    text = open(os.path.join(ROOT, "README.md")).read()
+    for cmd, shown in re.findall(r"```\n\$ (python [^\n]+)\n(.*?)```", text, re.S):
+        if "--stage=ssd" in cmd:          # retrains a model: its report stands in for its output
+            out = open(os.path.join(ROOT, "out", "fixed_point_report.md")).read() if "fixed_point" in cmd else ""
+            shown = "\n".join(line for line in shown.splitlines() if not line.startswith("SSD data"))
+        else:
+            out = subprocess.run([sys.executable, *shlex.split(cmd)[1:]], cwd=ROOT, capture_output=True, text=True,
+                                 timeout=600).stdout
+        missing = [line for line in shown.splitlines() if line.strip() not in ("", "...") and line.rstrip() not in out]
+        assert not missing, f"{cmd}: {missing[:3]}"
