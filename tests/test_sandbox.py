@@ -1,7 +1,8 @@
 """sandbox.py: hostile programs (ones that try to pass without solving their problem, to escape,
-or to leave something behind) and the workers themselves."""
+or to leave something behind), the holes its docstring admits, what running a test in the judge
+means for a test, and the workers themselves."""
 import os
-import shutil
+import subprocess
 import tempfile
 import time
 
@@ -9,9 +10,19 @@ import pytest
 
 import evaluate as ev
 import sandbox
-from test_evaluate import ADD, PROBLEMS, SECRET, judge1
+from test_evaluate import ADD, PROBLEMS, ROOT, SECRET, TEST_SPLIT, judge1
 
 AS_ROOT = os.geteuid() == 0
+MEAN = {"task_id": "t/mean", "prompt": "def mean(xs):\n    \"\"\"The mean of xs.\"\"\"\n", "entry_point": "mean",
+        "test": "def check(candidate):\n    assert abs(candidate([1, 2, 3]) - 2.0) < 1e-6\n"
+                "    assert abs(candidate([4]) - 4.0) < 1e-6\n",
+        "canonical_solution": "    return sum(xs) / len(xs)\n", "test_style": "call"}    # uses a built-in
+SQRT = {"task_id": "t/sqrt", "prompt": "def sqrt(x):\n    \"\"\"The square root of x.\"\"\"\n", "entry_point": "sqrt",
+        "test": "import math\n\n\ndef check(candidate):\n    assert math.isclose(candidate(16.0), 4.0)\n"
+                "    assert math.isclose(candidate(2.25), 1.5)\n",
+        "canonical_solution": "    return x ** 0.5\n", "test_style": "call"}              # uses a module
+BENCH = next(p for p in ev.load_problems(TEST_SPLIT) if p["test_style"] == "call")   # a problem in a file
+ALL = PROBLEMS + [MEAN, SQRT, BENCH]
 
 
 def cmdlines():
@@ -26,7 +37,59 @@ def cmdlines():
     return out
 
 
-# --- the sandbox: hostile programs --------------------------------------------------------------
+# --- hostile programs -----------------------------------------------------------------------
+# Programs that look for their test where it would be if the program's process held it. Each plants
+# a copy of a fake assert first: a hunt that does not find that copy is broken (a runtime error).
+HUNT_GC = """\
+    import gc, re, sys
+    planted = 'assert cand' + 'idate(7, 7) == 14'
+    texts = []
+    for o in gc.get_objects():
+        items = o.values() if isinstance(o, dict) else o if isinstance(o, (list, tuple, set, frozenset)) else ()
+        texts += [x for x in items if isinstance(x, str)]
+    f = sys._getframe()
+    while f is not None:
+        for x in f.f_locals.values():
+            texts += [y for y in ([x] if isinstance(x, str) else x.values() if isinstance(x, dict) else []) if isinstance(y, str)]
+        f = f.f_back
+    asserts = [m for t in texts for m in re.finditer(r'candidate\\((-?\\d+), (-?\\d+)\\) == (-?\\d+)', t)]
+    found = {(int(m[1]), int(m[2])): int(m[3]) for m in asserts}
+    if found.pop((7, 7), None) != 14:
+        raise RuntimeError('the hunt missed what it planted')
+    return found.get((a, b), 0)
+"""
+HUNT_MEMORY = """\
+    import ctypes, re
+    planted = ctypes.create_string_buffer(('assert cand' + 'idate(7, 7) == 14').encode())
+    found = {}
+    for line in open('/proc/self/maps'):
+        where, perms = line.split()[:2]
+        lo, hi = (int(x, 16) for x in where.split('-'))
+        if perms.startswith('rw') and hi - lo < 1 << 28 and '[v' not in line:
+            data = ctypes.string_at(lo, hi - lo)
+            asserts = re.finditer(rb'candidate\\((-?\\d+), (-?\\d+)\\) == (-?\\d+)', data)
+            found.update({(int(m[1]), int(m[2])): int(m[3]) for m in asserts})
+    if found.pop((7, 7), None) != 14:
+        raise RuntimeError('the scan missed what it planted')
+    return found.get((a, b), 0)
+"""
+# Holes that sandbox.py's docstring admits: these programs DO pass (the tests below say so, and
+# fail when one stops passing: then the docstring says too much). name -> (problem, completion,
+# what the docstring says about it, the reason a setup may not have the hole or None).
+PROBLEM_FILE = os.path.join(ROOT, "data", "test.jsonl")
+KNOWN_UNPROTECTED = {
+    "read the problem file (its folder is in /proc/<pid>/cmdline)": (BENCH, """\
+    import ast, json, os, re
+    argv = open(f'/proc/{os.getppid()}/cmdline', 'rb').read().split(b'\\0')
+    folder = os.path.dirname(next(a for a in argv if a.endswith(b'sandbox.py')).decode())
+    for line in open(os.path.join(folder, 'data', 'test.jsonl')):
+        p = json.loads(line)
+        if p['prompt'].startswith('def max_minus('):
+            asserts = re.findall(r'candidate\\((.*)\\) == (.*)', p['test'])
+            answers = {repr(ast.literal_eval(args)): ast.literal_eval(want) for args, want in asserts}
+            return answers[repr(xs)]
+""", "the problem file among them", None),
+}
 OUTSIDE = os.path.join(tempfile.gettempdir(), f"ssd-outside-{os.getpid()}")   # made by the fixture
 HOSTILE = {   # name -> (problem, completion, allowed verdicts); none of them solves its problem
     "infinite loop": (ADD, "    while True:\n        pass\n", {"timeout"}),
@@ -82,44 +145,198 @@ HOSTILE = {   # name -> (problem, completion, allowed verdicts); none of them so
                                {"wrong answer"}),
     "become root": (ADD, "    import os\n    os.setuid(0)\n    return a + b\n", {"runtime error"}),
     "parser bomb": (ADD, "    return " + "(" * 100000 + "\n", {"runtime error", "memory limit"}),
+    # --- reported in issue 15 ---
+    "patch builtins.exec": (ADD, (
+        "    return 0\n"
+        "import builtins\n"
+        "builtins.exec = lambda *a, **k: None\n"), {"wrong answer"}),
+    "patch builtins.compile": (ADD, (
+        "    return 0\n"
+        "import builtins\n"
+        "c = compile\n"
+        "builtins.compile = lambda *a, **k: c('pass', '<test>', 'exec')\n"), {"wrong answer"}),
+    "fork oracle": (ADD, (
+        "    import os\n"
+        "    for guess in range(-5, 6):\n"
+        "        pid = os.fork()\n"
+        "        if pid == 0:\n"
+        "            return guess\n"
+        "        if os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0:\n"
+        "            os._exit(0)\n"
+        "    return 0\n"), {"wrong answer", "runtime error"}),
+    "patch a built-in the test uses": (MEAN, (
+        "    return 0\n"
+        "import builtins\n"
+        "builtins.abs = lambda x: 0\n"), {"wrong answer"}),
+    "rebind the module's __builtins__": (MEAN, (
+        "    return 0\n"
+        "import builtins\n"
+        "__builtins__ = dict(vars(builtins), abs=lambda x: 0)\n"), {"wrong answer"}),
+    # --- more of the same kind ---
+    "shadow a built-in the test uses": (MEAN, (
+        "    return 0\n"
+        "abs = lambda x: 0\n"), {"wrong answer"}),
+    "patch builtins.__import__": (SQRT, (
+        "    return 0.0\n"
+        "import builtins\n"
+        "class M:\n"
+        "    isclose = staticmethod(lambda *a, **k: True)\n"
+        "real = builtins.__import__\n"
+        "builtins.__import__ = lambda n, *a, **k: M if n == 'math' else real(n, *a, **k)\n"), {"wrong answer"}),
+    "patch a module the test uses": (SQRT, (
+        "    return 0.0\n"
+        "import math\n"
+        "math.isclose = lambda *a, **k: True\n"), {"wrong answer"}),
+    "poison sys.modules": (SQRT, (
+        "    return 0.0\n"
+        "import sys, types\n"
+        "fake = types.ModuleType('math')\n"
+        "fake.isclose = lambda *a, **k: True\n"
+        "sys.modules['math'] = fake\n"), {"wrong answer"}),
+    "return an object equal to everything": (ADD, (
+        "    class Eq:\n"
+        "        def __eq__(self, other):\n"
+        "            return True\n"
+        "        __hash__ = object.__hash__\n"
+        "    return Eq()\n"), {"wrong answer"}),
+    "return an int that lies about equality": (ADD, (
+        "    class Liar(int):\n"
+        "        def __eq__(self, other):\n"
+        "            return True\n"
+        "        __hash__ = int.__hash__\n"
+        "    return Liar(0)\n"), {"wrong answer"}),
+    "return an object that lies about arithmetic": (MEAN, (
+        "    class Liar:\n"
+        "        __sub__ = __rsub__ = __abs__ = lambda self, *o: self\n"
+        "        __lt__ = __eq__ = lambda self, o: True\n"
+        "    return Liar()\n"), {"wrong answer", "runtime error"}),
+    "skip the asserts with sys.settrace": (MEAN, (
+        "    return 0\n"
+        "import sys\n"
+        "def tracer(frame, event, arg):\n"
+        "    if frame.f_code.co_filename == '<test>' and 'check' in frame.f_globals:\n"
+        "        frame.f_globals['check'] = lambda c: None\n"
+        "    return tracer\n"
+        "sys.settrace(tracer)\n"), {"wrong answer"}),
+    "hunt for the test in gc and frames": (ADD, HUNT_GC, {"wrong answer"}),      # a runtime error: its own check failed
+    "scan its own memory for the test with ctypes": (ADD, HUNT_MEMORY, {"wrong answer"}),
+    "forge replies to the judge": (ADD, (
+        "    import json, os\n"
+        "    forged = json.dumps({'value': 'passed'}) + '\\n' + json.dumps({'ends': []}) + '\\n'\n"
+        f"    os.write({sandbox.CALLS_FD + 1}, forged.encode())\n"
+        "    return 0\n"), {"wrong answer", "runtime error"}),
+    "swap its reply pipe for another": (ADD, (
+        "    import os\n"
+        "    r, w = os.pipe()\n"
+        f"    os.dup2(w, {sandbox.CALLS_FD + 1})\n"
+        "    return 0\n"), {"runtime error", "timeout"}),
+    "flood the judge with colliding ints": (ADD, (
+        "    import json, os\n"
+        "    colliding = [k * (2 ** 61 - 1) for k in range(1, 10 ** 5)]\n"
+        "    forged = json.dumps({'value': {'set': colliding}}) + '\\n'\n"
+        f"    os.write({sandbox.CALLS_FD + 1}, forged.encode())\n"
+        "    return 0\n"), {"wrong answer"}),
+    "os._exit(0) from __del__ of its return value": (ADD, (
+        "    class Bye:\n"
+        "        def __del__(self):\n"
+        "            import os\n"
+        "            os._exit(0)\n"
+        "    return Bye()\n"), {"wrong answer", "runtime error"}),
+    "raise SystemExit in __del__": (ADD, (
+        "    class Bye:\n"
+        "        def __del__(self):\n"
+        "            raise SystemExit(0)\n"
+        "    Bye()\n"
+        "    return 0\n"), {"wrong answer"}),
+    "an alarm handler that exits 0": (ADD, (
+        "    import os, signal\n"
+        "    signal.signal(signal.SIGALRM, lambda *a: os._exit(0))\n"
+        "    signal.setitimer(signal.ITIMER_REAL, 0.001, 0.001)\n"
+        "    return 0\n"), {"wrong answer", "runtime error"}),
+    "a thread that exits 0": (ADD, (
+        "    import os, threading, time\n"
+        "    threading.Thread(target=lambda: (time.sleep(0.001), os._exit(0))).start()\n"
+        "    return 0\n"), {"wrong answer", "runtime error"}),
+    "kill its own process group": (ADD, (
+        "    import os, signal\n"
+        "    os.kill(0, signal.SIGKILL)\n"), {"runtime error"}),
+    "raise its own limits": (ADD, (
+        "    import resource\n"
+        "    for r in (resource.RLIMIT_AS, resource.RLIMIT_CPU, resource.RLIMIT_NOFILE):\n"
+        "        resource.setrlimit(r, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))\n"
+        "    return 0\n"), {"runtime error"}),
+    "return a huge int": (ADD, (
+        "    return 10 ** 100000\n"), {"wrong answer"}),
+    "return a huge list": (ADD, (
+        "    return [0] * 10 ** 7\n"), {"wrong answer", "memory limit"}),
 }
+
+
+def _world_readable(path):
+    """Could another uid read `path` (every folder above it enterable, the file readable by others)?"""
+    parts = os.path.abspath(path).split(os.sep)
+    folders = [os.sep.join(parts[:i]) or os.sep for i in range(1, len(parts))]
+    return all(os.stat(d).st_mode & 0o001 for d in folders) and bool(os.stat(path).st_mode & 0o004)
+
+
+KNOWN_SKIP = {name: None for name in KNOWN_UNPROTECTED}
+if AS_ROOT and not _world_readable(PROBLEM_FILE):
+    KNOWN_SKIP["read the problem file (its folder is in /proc/<pid>/cmdline)"] = "the programs' uid cannot read it here"
 
 
 @pytest.fixture(scope="module")
 def hostile_results():
+    """Judge, in one run, every hostile program, the known holes, and then the canonical solutions
+    of the problems they attack (after them: the evaluator must still work). Yields the results
+    by name, the time it took, and the evaluator's temporary folders still there."""
     os.mkdir(OUTSIDE, 0o755)
-    names = list(HOSTILE)
-    samples = [{"task_id": HOSTILE[n][0]["task_id"], "completion": HOSTILE[n][1]} for n in names]
-    samples += [{"task_id": "t/add", "completion": "    return a + b\n"}]   # a good one, judged after them
+    cases = {name: (problem, completion) for name, (problem, completion, *_) in {**HOSTILE, **KNOWN_UNPROTECTED}.items()}
+    cases.update({f"control {p['task_id']}": (p, p["canonical_solution"]) for p in (ADD, MEAN, SQRT, BENCH)})
+    samples = [{"task_id": problem["task_id"], "completion": completion} for problem, completion in cases.values()]
     made, mkdtemp = [], tempfile.mkdtemp
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("SSD_TEST_SECRET", "s3cr3t-from-the-evaluator")
         mp.setattr(tempfile, "mkdtemp", lambda *a, **k: made.append(mkdtemp(*a, **k)) or made[-1])
         t0 = time.time()
-        results = ev.judge(PROBLEMS, samples, timeout=1.0, progress=False)
+        results = ev.judge(ALL, samples, timeout=1.0, progress=False)
         elapsed = time.time() - t0
-    yield dict(zip(names + ["control"], results)), elapsed, [d for d in made if os.path.exists(d)]
-    shutil.rmtree(OUTSIDE)
+    yield dict(zip(cases, results)), elapsed, [d for d in made if os.path.exists(d)]
+    subprocess.run(["rm", "-rf", OUTSIDE])
 
 
 @pytest.mark.parametrize("name", list(HOSTILE))
 def test_hostile_program_does_not_pass(hostile_results, name):
-    results, _, _ = hostile_results
-    allowed = HOSTILE[name][2]
-    assert results[name]["verdict"] in allowed, results[name]
+    results = hostile_results[0]
+    assert results[name]["verdict"] in HOSTILE[name][2], results[name]
     assert not results[name]["passed"]
 
 
+@pytest.mark.parametrize("name", [pytest.param(name, marks=pytest.mark.xfail(
+    strict=True, raises=AssertionError, reason="a hole that sandbox.py's docstring admits")) for name in KNOWN_UNPROTECTED])
+def test_known_hole_is_still_open(hostile_results, name):
+    """Strict xfail: when one of these programs stops passing, this fails, and the docstring's list
+    of what is not protected has to lose a line."""
+    if KNOWN_SKIP[name]:
+        pytest.skip(KNOWN_SKIP[name])
+    assert not hostile_results[0][name]["passed"], hostile_results[0][name]
+
+
+def test_every_known_hole_is_in_the_docstring():
+    holes = " ".join(sandbox.__doc__.split("What it does NOT protect against")[1].split())
+    for name, (_, _, phrase, *_) in KNOWN_UNPROTECTED.items():
+        assert phrase in holes, name
+
+
 def test_hostile_suite_finishes_in_bounded_time_and_leaves_nothing_behind(hostile_results):
-    results, elapsed, left = hostile_results
+    results, elapsed, folders = hostile_results
     assert elapsed < 30
-    assert results["control"]["verdict"] == "passed"              # the evaluator still works
-    assert left == []                                             # its temporary directory is gone
+    assert [r["verdict"] for name, r in results.items() if name.startswith("control")] == ["passed"] * 4
+    assert folders == []                                          # its temporary folder is gone
     assert not [c for c in cmdlines() if b"987.6" in c or b"986.5" in c]   # no escaped sleepers
 
 
 def test_hostile_details_say_what_happened(hostile_results):
-    results, _, _ = hostile_results
+    results = hostile_results[0]
     assert "SystemExit(0)" in results["early sys.exit(0)"]["detail"]
     assert "before the tests finished" in results["early os._exit(0)"]["detail"]
     assert "output limit" in results["huge output"]["detail"]
@@ -127,28 +344,70 @@ def test_hostile_details_say_what_happened(hostile_results):
     assert "EOFError" in results["read stdin"]["detail"]
     assert "Boom" in results["raise a BaseException subclass"]["detail"]
     assert "no secret here" in results["read an environment secret"]["detail"]
+    assert "Eq: only plain data is compared" in results["return an object equal to everything"]["detail"]
+    assert "not allowed to raise" in results["raise its own limits"]["detail"]
 
 
 @pytest.mark.skipif(not AS_ROOT, reason="as a normal user the program runs as you and may write your files")
 def test_programs_cannot_write_outside_their_directory_when_run_as_root(hostile_results):
-    results, _, _ = hostile_results
+    results = hostile_results[0]
     assert not os.path.exists(os.path.join(OUTSIDE, "pwned"))
     assert "PermissionError" in results["write outside the temp dir"]["detail"]
     assert "PermissionError" in results["kill the parent"]["detail"]
 
 
-def test_a_worker_killed_mid_program_fails_that_program_and_takes_its_children_along():
-    box = sandbox.Sandbox({"dir": tempfile.mkdtemp(), "name": "w0", "uid": None, "timeout": 5.0,
-                           "memory": 512 << 20, "nproc": 10000})
+# --- what running a call problem's test in the judge means for the test ----------------------
+def _problem(name, prompt, test):
+    return {"task_id": f"t/{name}", "prompt": prompt, "entry_point": "f", "test_style": "call",
+            "test": f"def check(candidate):\n{test}"}
+
+
+JUDGED_THERE = {   # name -> (problem, completion, verdict)
+    "a namedtuple is compared as a tuple": (
+        _problem("nt", "def f(x):\n", "    assert candidate(1) == (1, 2)\n"),
+        "    import collections\n    return collections.namedtuple('P', 'a b')(x, 2)\n", "passed"),
+    "a Counter is compared as a dict": (
+        _problem("ct", "def f(s):\n", "    assert candidate('aab') == {'a': 2, 'b': 1}\n"),
+        "    import collections\n    return collections.Counter(s)\n", "passed"),
+    "dict keys are compared as a set": (
+        _problem("keys", "def f(d):\n", "    assert candidate({1: 2, 3: 4}) == {1, 3}\n"), "    return d.keys()\n", "passed"),
+    "the test may call the prompt's helpers": (
+        _problem("helper", "def double(x):\n    return 2 * x\n\n\ndef f(x):\n", "    assert double(candidate(2)) == 8\n"),
+        "    return double(x)\n", "passed"),
+    "arguments are copies": (
+        _problem("copy", "def f(xs):\n", "    xs = [3, 1, 2]\n    candidate(xs)\n    assert xs == [3, 1, 2]\n"),
+        "    xs.sort()\n", "passed"),
+    "the test cannot catch the program's exceptions": (
+        _problem("exc", "def f(x):\n", "    try:\n        candidate(0)\n    except Exception:\n        pass\n"),
+        "    raise ValueError('no')\n", "runtime error"),
+    "the test may pass only plain data": (
+        _problem("plain", "def f(g):\n", "    assert candidate(len) == 3\n"), "    return g('abc')\n", "runtime error"),
+    "a global named like a built-in does not reach the test": (
+        _problem("shadow", "def f(x):\n", "    assert max([candidate(1)]) == 2\n"),
+        "    return x\nmax = lambda *a: 2\n", "wrong answer"),
+}
+
+
+def test_a_call_problems_test_sees_plain_data_copies_and_not_the_programs_exceptions():
+    problems = [p for p, _, _ in JUDGED_THERE.values()]
+    results = ev.judge(problems, [{"task_id": p["task_id"], "completion": c} for p, c, _ in JUDGED_THERE.values()],
+                       timeout=2.0, progress=False)
+    assert {name: r["verdict"] for name, r in zip(JUDGED_THERE, results)} == {name: v for name, (_, _, v) in JUDGED_THERE.items()}
+    assert "ValueError: no" in results[list(JUDGED_THERE).index("the test cannot catch the program's exceptions")]["detail"]
+    assert "not plain data" in results[list(JUDGED_THERE).index("the test may pass only plain data")]["detail"]
+
+
+# --- workers --------------------------------------------------------------------------------
+def test_a_worker_killed_mid_program_fails_that_program_and_takes_its_children_along(tmp_path):
+    box = sandbox.Sandbox({"dir": str(tmp_path), "name": "w0", "uid": None, "timeout": 5.0, "memory": 512 << 20, "nproc": 10000})
     sleeper = {"solution": "import os\nos.execv('/bin/sleep', ['sleep', '985.5'])\n", "inputs": None,
                "test": "def check(c):\n    pass\n\ncheck(None)\n"}
     box.start()
-    zygote = box.proc.pid
     import threading
-    threading.Timer(0.5, os.kill, (zygote, 9)).start()
+    threading.Timer(0.5, os.kill, (box.proc.pid, 9)).start()
     assert box.run(sleeper)["detail"] == "the sandbox worker died while running this program"
     time.sleep(0.2)
-    assert not [c for c in cmdlines() if b"985.5" in c]                   # the parent-death signal
+    assert not [c for c in cmdlines() if b"985.5" in c]                   # the parent-death signals
     assert box.run({**sleeper, "solution": "pass\n"})["status"] == "ok"      # a new worker took over
     box.close()
 
