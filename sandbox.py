@@ -12,13 +12,15 @@ standard modules (typing, math, collections, ...), forks a "zygote" and then is 
 zygote only forks: each program runs in a process of its own, forked from the zygote, that never
 ran untrusted code - a fresh interpreter for a few ms instead of ~15 ms plus imports (but sharing
 the zygote's hash seed). That process starts a new session and gets limits (CPU seconds, 512 MB of
-address space, 8 MB per file it writes, a process cap, no core dumps), an empty
+address space, 8 MB per file it writes, 64 open files, a process cap, no core dumps), an empty
 working directory (emptied after it), HOME and TMPDIR there, stdin from the test case (else
 /dev/null), stdout and stderr in capped anonymous files and, when we are root, a uid of its own
-(64000 + worker, no groups, no_new_privs) that cannot write your files, signal your processes
-or another worker's program. At the end (the
+(one per worker from 64000 on, one that no other evaluator on the machine uses; no groups,
+no_new_privs) that cannot write your files, signal your processes or another worker's program.
+At the end (the
 wall-clock limit at the latest) the zygote kills its process group and then everything it left
 behind: the zygote is a child subreaper, so setsid'ed and daemonized descendants come back to it.
+As root it then removes what that uid left in /tmp, /var/tmp, /dev/shm and /run/lock.
 
 Nothing the program's process says is believed. A stdin problem's outputs go back to evaluate.py,
 which compares them. A call problem's test runs in the judge, not in the program's process: there
@@ -37,14 +39,14 @@ What it does NOT protect against (run truly hostile code in a VM or container):
 - Files everyone may read, the problem file among them: a program can find it (the worker's
   command line, /proc/<pid>/cmdline, names sandbox.py's folder) and look up its own answers.
 - No namespaces, no seccomp: the network is reachable, and programs judged at the same time can
-  talk to each other through it (or through /tmp); world-writable places (/tmp, /dev/shm) can
-  be written and are not cleaned.
+  talk to each other through it (or through /tmp); world-writable places (/tmp, /dev/shm, ...) can
+  be written, and are cleaned after each program only when we are root.
 - Memory is capped per process (512 MB of address space, for up to 64 processes per program), not
-  in total; memfds and pipes hold memory outside that cap (files of 8 MB, as many as it may open),
-  and files in tmpfs (/dev/shm) are bounded only by the time limit.
+  in total; memfds and pipes hold memory outside that cap (at most 64 open files of 8 MB per
+  process), and files in tmpfs (/dev/shm) are bounded only by the time limit.
 - Not run as root, the program runs as you: it can read and write your files, kill your processes
   (the evaluator too: a dead worker is restarted and the program fails), read their memory (the
-  judge's test too) and environment.
+  judge's test too) and environment, and what it leaves in /tmp cannot be told from your files.
 A stdin problem's cases run in one process, each with a fresh __main__ and its own stdin: imports
 and changes to builtins carry over from case to case, and os._exit ends them all.
 """
@@ -61,19 +63,21 @@ import signal
 import sys
 import time
 import types
-# parent-only modules (subprocess, shutil, tempfile, threading, tqdm) are imported where
+# parent-only modules (subprocess, shutil, socket, tempfile, threading, tqdm) are imported where
 # they are used: every module the zygote maps makes each fork slower
 
 PRELOAD = ("typing", "math", "collections", "itertools", "functools", "heapq", "bisect", "string")
 ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"}   # the worker's whole environment
 SANDBOX_UID = 64000         # as root, worker i runs its programs as the i-th free uid from here
 OUTPUT_CAP = 8 << 20        # bytes per file a program writes (stdout, stderr, any other), and per reply
+OPEN_FILES = 64             # per process: memfds and pipes hold memory that the address-space cap misses
 PATH_FD, CALLS_FD = 900, 1000   # program's fds: sys.path dirs; requests in, replies out, stdin cases after
+SHARED_DIRS = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock")   # world-writable: programs can leave files
 PR_SET_PDEATHSIG, PR_SET_CHILD_SUBREAPER, PR_SET_NO_NEW_PRIVS = 1, 36, 38
 
 
 # --- inside the sandbox: the worker, which forks the zygote and then judges ---------------------
-_libc, _path_fds = None, []
+_libc, _path_fds, _shared_seen = None, [], {}
 
 
 def _prctl(option, value):
@@ -241,6 +245,8 @@ def zygote_main(cfg, judge, commands, answers, requests, replies):
         for fd in (out, err):
             os.close(fd)
         cfg["workdir"] = _empty_dir(cfg["workdir"], cfg["uid"])
+        if cfg["uid"] is not None:
+            _clean_shared(cfg["uid"])
         ended = {"status": status, "timed_out": timed_out, "stdout": stdout.decode("latin-1"), "stderr": stderr}
         _write_all(answers, (json.dumps(ended, ensure_ascii=False) + "\n").encode())
 
@@ -612,7 +618,8 @@ def _program(job, cfg, out, err, requests, replies):
         cpu = math.ceil(cfg["timeout"])
         for res, soft, hard in ((resource.RLIMIT_CPU, cpu, cpu + 1), (resource.RLIMIT_AS, cfg["memory"], cfg["memory"]),
                                 (resource.RLIMIT_FSIZE, OUTPUT_CAP, OUTPUT_CAP), (resource.RLIMIT_CORE, 0, 0),
-                                (resource.RLIMIT_NPROC, cfg["nproc"], cfg["nproc"])):
+                                (resource.RLIMIT_NPROC, cfg["nproc"], cfg["nproc"]),
+                                (resource.RLIMIT_NOFILE, OPEN_FILES, OPEN_FILES)):
             cur = resource.getrlimit(res)[1]
             resource.setrlimit(res, (soft, hard) if cur == resource.RLIM_INFINITY else (min(soft, cur), min(hard, cur)))
         sys.argv = ["solution.py"]
@@ -761,6 +768,28 @@ def _reap_orphans():
                 pass
 
 
+def _clean_shared(uid):
+    """As root, after a program: remove what its uid left in the world-writable directories (none
+    of its processes is left to add more). A directory is listed again only if its mtime changed
+    since we last listed it, and that mtime was already old then (timestamps are coarse: a recent
+    one does not prove that nothing was added since)."""
+    import shutil
+    for d in SHARED_DIRS:
+        try:
+            mtime = os.stat(d).st_mtime_ns
+            if _shared_seen.get(d) == mtime:
+                continue
+            for entry in os.scandir(d):
+                if entry.stat(follow_symlinks=False).st_uid == uid:
+                    if entry.is_dir(follow_symlinks=False):
+                        shutil.rmtree(entry.path, ignore_errors=True)
+                    else:
+                        os.unlink(entry.path)
+            _shared_seen[d] = mtime if time.time_ns() - mtime > 100_000_000 else None
+        except OSError:
+            continue
+
+
 def _empty_dir(path, uid):
     """An empty directory, mode 700, of `uid`: `path` itself if the last program left it clean
     (usually: a rmdir + mkdir costs ~1.5 ms on ext4), else emptied, or failing that a new one."""
@@ -846,12 +875,30 @@ class Sandbox:
 
 
 def _sandbox_uids(count):
-    """As root: `count` uids from SANDBOX_UID on that no account uses. Else: None (run as us)."""
+    """As root: `count` uids from SANDBOX_UID on that no account uses and no other evaluator runs
+    programs as (each is held through an abstract socket named after it, freed when we exit), and
+    those sockets. Else: None (run as us), and no sockets."""
     if os.geteuid() != 0:
-        return [None] * count
+        return [None] * count, []
     import pwd
-    taken = {u.pw_uid for u in pwd.getpwall()}
-    return [u for u in range(SANDBOX_UID, SANDBOX_UID + count + len(taken)) if u not in taken][:count]
+    import socket
+    taken, uids, held = {u.pw_uid for u in pwd.getpwall()}, [], []
+    for uid in range(SANDBOX_UID, SANDBOX_UID + len(taken) + 1000):
+        if len(uids) == count:
+            break
+        if uid in taken:
+            continue
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            s.bind(f"\0ssd-sandbox-uid-{uid}")
+        except OSError:                                # another evaluator's (or a program took the name)
+            s.close()
+            continue
+        uids.append(uid)
+        held.append(s)
+    if not uids:
+        raise RuntimeError(f"no free sandbox uid from {SANDBOX_UID} on")
+    return uids, held
 
 
 def _nproc_limit():
@@ -882,7 +929,7 @@ def run_all(jobs, workers=None, timeout=3.0, memory_mb=512, progress=True):
     workers = max(1, min(workers or os.cpu_count() or 1, len(jobs)))
     base = tempfile.mkdtemp(prefix="ssd-eval-")
     os.chmod(base, 0o711)                          # the programs' uids may enter, not list
-    uids = _sandbox_uids(workers)
+    uids, held = _sandbox_uids(workers)
     free, nproc = Queue(), _nproc_limit()
     for i, uid in enumerate(uids):
         free.put(Sandbox({"dir": base, "name": f"w{i}", "uid": uid, "timeout": timeout,
@@ -906,6 +953,8 @@ def run_all(jobs, workers=None, timeout=3.0, memory_mb=512, progress=True):
         pool.shutdown(cancel_futures=True)
         while not free.empty():
             free.get().close()
+        for s in held:
+            s.close()
         _unlock(base)
         shutil.rmtree(base, ignore_errors=True)
     return results

@@ -13,6 +13,7 @@ import sandbox
 from test_evaluate import ADD, PROBLEMS, ROOT, SECRET, TEST_SPLIT, judge1
 
 AS_ROOT = os.geteuid() == 0
+SHARED = [d for d in sandbox.SHARED_DIRS if os.path.isdir(d)]
 MEAN = {"task_id": "t/mean", "prompt": "def mean(xs):\n    \"\"\"The mean of xs.\"\"\"\n", "entry_point": "mean",
         "test": "def check(candidate):\n    assert abs(candidate([1, 2, 3]) - 2.0) < 1e-6\n"
                 "    assert abs(candidate([4]) - 4.0) < 1e-6\n",
@@ -38,6 +39,7 @@ def cmdlines():
 
 
 # --- hostile programs -----------------------------------------------------------------------
+LEFT = f"ssd-hostile-{os.getpid()}"        # what the hostile programs leave in /tmp, /dev/shm, /var/tmp
 # Programs that look for their test where it would be if the program's process held it. Each plants
 # a copy of a fake assert first: a hunt that does not find that copy is broken (a runtime error).
 HUNT_GC = """\
@@ -172,6 +174,22 @@ HOSTILE = {   # name -> (problem, completion, allowed verdicts); none of them so
         "    return 0\n"
         "import builtins\n"
         "__builtins__ = dict(vars(builtins), abs=lambda x: 0)\n"), {"wrong answer"}),
+    "leave files in /tmp": (ADD, (
+        "    import os\n"
+        f"    open('/tmp/{LEFT}-file', 'w').write('x')\n"
+        f"    os.makedirs('/tmp/{LEFT}-dir/d')\n"
+        f"    os.symlink('/etc/hostname', '/tmp/{LEFT}-link')\n"
+        "    return 0\n"), {"wrong answer"}),
+    "leave files in /dev/shm and /var/tmp": (ADD, (
+        f"    open('/dev/shm/{LEFT}-shm', 'w').write('x' * 10**6)\n"
+        f"    open('/var/tmp/{LEFT}-var', 'w').write('x')\n"
+        "    return 0\n"), {"wrong answer"}),
+    "hold memory in memfds": (ADD, (
+        "    import os\n"
+        "    fds = []\n"
+        "    while True:\n"
+        "        fds.append(os.memfd_create('hold'))\n"
+        "        os.write(fds[-1], b'x' * (8 << 20))\n"), {"runtime error"}),
     # --- more of the same kind ---
     "shadow a built-in the test uses": (MEAN, (
         "    return 0\n"
@@ -284,24 +302,40 @@ if AS_ROOT and not _world_readable(PROBLEM_FILE):
     KNOWN_SKIP["read the problem file (its folder is in /proc/<pid>/cmdline)"] = "the programs' uid cannot read it here"
 
 
+def _shared_entries():
+    """(folder, name, owner) of everything in the world-writable folders now."""
+    found = set()
+    for d in SHARED:
+        for e in os.scandir(d):
+            try:
+                found.add((d, e.name, e.stat(follow_symlinks=False).st_uid))
+            except OSError:
+                pass
+    return found
+
+
 @pytest.fixture(scope="module")
 def hostile_results():
     """Judge, in one run, every hostile program, the known holes, and then the canonical solutions
     of the problems they attack (after them: the evaluator must still work). Yields the results
-    by name, the time it took, and the evaluator's temporary folders still there."""
+    by name, the time it took, the evaluator's temporary folders still there, and what is new in
+    the world-writable folders that the run's uids own or that the hostile programs named."""
     os.mkdir(OUTSIDE, 0o755)
     cases = {name: (problem, completion) for name, (problem, completion, *_) in {**HOSTILE, **KNOWN_UNPROTECTED}.items()}
     cases.update({f"control {p['task_id']}": (p, p["canonical_solution"]) for p in (ADD, MEAN, SQRT, BENCH)})
     samples = [{"task_id": problem["task_id"], "completion": completion} for problem, completion in cases.values()]
-    made, mkdtemp = [], tempfile.mkdtemp
+    made, mkdtemp, uids, real_uids = [], tempfile.mkdtemp, [], sandbox._sandbox_uids
+    before = _shared_entries()
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("SSD_TEST_SECRET", "s3cr3t-from-the-evaluator")
         mp.setattr(tempfile, "mkdtemp", lambda *a, **k: made.append(mkdtemp(*a, **k)) or made[-1])
+        mp.setattr(sandbox, "_sandbox_uids", lambda n: (lambda got: uids.extend(got[0]) or got)(real_uids(n)))
         t0 = time.time()
         results = ev.judge(ALL, samples, timeout=1.0, progress=False)
         elapsed = time.time() - t0
-    yield dict(zip(cases, results)), elapsed, [d for d in made if os.path.exists(d)]
-    subprocess.run(["rm", "-rf", OUTSIDE])
+    left = sorted(e for e in _shared_entries() - before if e[2] in uids or e[1].startswith(LEFT))
+    yield dict(zip(cases, results)), elapsed, [d for d in made if os.path.exists(d)], left
+    subprocess.run(["rm", "-rf", OUTSIDE] + [os.path.join(d, name) for d, name, _ in left if name.startswith(LEFT)])
 
 
 @pytest.mark.parametrize("name", list(HOSTILE))
@@ -328,11 +362,16 @@ def test_every_known_hole_is_in_the_docstring():
 
 
 def test_hostile_suite_finishes_in_bounded_time_and_leaves_nothing_behind(hostile_results):
-    results, elapsed, folders = hostile_results
+    results, elapsed, folders, _ = hostile_results
     assert elapsed < 30
     assert [r["verdict"] for name, r in results.items() if name.startswith("control")] == ["passed"] * 4
     assert folders == []                                          # its temporary folder is gone
     assert not [c for c in cmdlines() if b"987.6" in c or b"986.5" in c]   # no escaped sleepers
+
+
+@pytest.mark.skipif(not AS_ROOT, reason="as a normal user, what a program leaves cannot be told from your files")
+def test_what_programs_leave_in_world_writable_folders_is_removed_when_run_as_root(hostile_results):
+    assert hostile_results[3] == []
 
 
 def test_hostile_details_say_what_happened(hostile_results):
@@ -344,6 +383,7 @@ def test_hostile_details_say_what_happened(hostile_results):
     assert "EOFError" in results["read stdin"]["detail"]
     assert "Boom" in results["raise a BaseException subclass"]["detail"]
     assert "no secret here" in results["read an environment secret"]["detail"]
+    assert "Too many open files" in results["hold memory in memfds"]["detail"]       # 64 of 8 MB at most
     assert "Eq: only plain data is compared" in results["return an object equal to everything"]["detail"]
     assert "not allowed to raise" in results["raise its own limits"]["detail"]
 
@@ -397,7 +437,16 @@ def test_a_call_problems_test_sees_plain_data_copies_and_not_the_programs_except
     assert "not plain data" in results[list(JUDGED_THERE).index("the test may pass only plain data")]["detail"]
 
 
-# --- workers --------------------------------------------------------------------------------
+# --- uids, workers ------------------------------------------------------------------------------
+@pytest.mark.skipif(not AS_ROOT, reason="sandbox uids exist only when run as root")
+def test_two_evaluators_on_one_machine_get_different_uids():
+    (first, held1), (second, held2) = sandbox._sandbox_uids(2), sandbox._sandbox_uids(2)
+    assert len(set(first + second)) == 4
+    for s in held1 + held2:
+        s.close()
+    assert sandbox._sandbox_uids(2)[0] == first                     # free again once the first has ended
+
+
 def test_a_worker_killed_mid_program_fails_that_program_and_takes_its_children_along(tmp_path):
     box = sandbox.Sandbox({"dir": str(tmp_path), "name": "w0", "uid": None, "timeout": 5.0, "memory": 512 << 20, "nproc": 10000})
     sleeper = {"solution": "import os\nos.execv('/bin/sleep', ['sleep', '985.5'])\n", "inputs": None,
