@@ -915,11 +915,21 @@ def _nproc_limit():
     return mine + 256
 
 
+class _Terminated(BaseException):
+    """SIGTERM arrived during run_all: clean up like after Ctrl-C, then die of it."""
+
+
+def _on_sigterm(signum, frame):
+    raise _Terminated
+
+
 def run_all(jobs, workers=None, timeout=3.0, memory_mb=512, progress=True):
     """Run every job (dict key -> {solution, test, inputs}) in one worker per core.
-    Returns key -> {status: ok | timeout | runtime error | ..., detail, outputs (stdin jobs)}."""
+    Returns key -> {status: ok | timeout | runtime error | ..., detail, outputs (stdin jobs)}.
+    SIGTERM (when it would kill us, in the main thread) still cleans up first, as Ctrl-C does."""
     import shutil
     import tempfile
+    import threading
     from concurrent.futures import ThreadPoolExecutor, as_completed
     from queue import Queue
     from tqdm import tqdm
@@ -927,36 +937,50 @@ def run_all(jobs, workers=None, timeout=3.0, memory_mb=512, progress=True):
     if not jobs:
         return results
     workers = max(1, min(workers or os.cpu_count() or 1, len(jobs)))
-    base = tempfile.mkdtemp(prefix="ssd-eval-")
-    os.chmod(base, 0o711)                          # the programs' uids may enter, not list
-    uids, held = _sandbox_uids(workers)
-    free, nproc = Queue(), _nproc_limit()
-    for i, uid in enumerate(uids):
-        free.put(Sandbox({"dir": base, "name": f"w{i}", "uid": uid, "timeout": timeout,
-                          "memory": memory_mb << 20, "nproc": nproc}))
-
-    def run(key):
-        box = free.get()
-        try:
-            return key, box.run(jobs[key])
-        finally:
-            free.put(box)
-    pool = ThreadPoolExecutor(len(uids))
+    catch = threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+    late, terminated, base, held, pool, free = [], False, None, [], None, Queue()
     try:
+        if catch:
+            signal.signal(signal.SIGTERM, _on_sigterm)
+        base = tempfile.mkdtemp(prefix="ssd-eval-")
+        os.chmod(base, 0o711)                          # the programs' uids may enter, not list
+        uids, held = _sandbox_uids(workers)
+        nproc = _nproc_limit()
+        for i, uid in enumerate(uids):
+            free.put(Sandbox({"dir": base, "name": f"w{i}", "uid": uid, "timeout": timeout,
+                              "memory": memory_mb << 20, "nproc": nproc}))
+
+        def run(key):
+            box = free.get()
+            try:
+                return key, box.run(jobs[key])
+            finally:
+                free.put(box)
+        pool = ThreadPoolExecutor(len(uids))
         futures = [pool.submit(run, key) for key in jobs]
         for f in tqdm(as_completed(futures), total=len(jobs), desc="judging", unit="prog", disable=None if progress else True):
             key, res = f.result()
             if res["status"] == "internal error":
                 raise RuntimeError(res["detail"])
             results[key] = res
+    except _Terminated:
+        terminated = True
     finally:
-        pool.shutdown(cancel_futures=True)
+        if catch:                                      # a SIGTERM now waits for the cleanup
+            signal.signal(signal.SIGTERM, lambda signum, frame: late.append(signum))
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
         while not free.empty():
             free.get().close()
         for s in held:
             s.close()
-        _unlock(base)
-        shutil.rmtree(base, ignore_errors=True)
+        if base is not None:
+            _unlock(base)
+            shutil.rmtree(base, ignore_errors=True)
+        if catch:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if terminated or late:
+        os.kill(os.getpid(), signal.SIGTERM)
     return results
 
 

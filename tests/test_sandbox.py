@@ -1,8 +1,12 @@
 """sandbox.py: hostile programs (ones that try to pass without solving their problem, to escape,
 or to leave something behind), the holes its docstring admits, what running a test in the judge
-means for a test, and the workers themselves."""
+means for a test, SIGTERM, and the workers themselves."""
+import json
 import os
+import re
+import signal
 import subprocess
+import sys
 import tempfile
 import time
 
@@ -437,7 +441,34 @@ def test_a_call_problems_test_sees_plain_data_copies_and_not_the_programs_except
     assert "not plain data" in results[list(JUDGED_THERE).index("the test may pass only plain data")]["detail"]
 
 
-# --- uids, workers ------------------------------------------------------------------------------
+# --- SIGTERM, uids, workers ---------------------------------------------------------------------
+def test_sigterm_while_judging_cleans_up_and_then_terminates(tmp_path):
+    """evaluate.py stopped with SIGTERM mid-run leaves no /tmp/ssd-eval-* folder and no program
+    running, and still dies of SIGTERM (as it did before it cleaned up)."""
+    tmp, problems, samples = tmp_path / "tmp", tmp_path / "p.jsonl", tmp_path / "s.jsonl"
+    tmp.mkdir()
+    problems.write_text(json.dumps(ADD) + "\n")
+    samples.write_text("".join(json.dumps({"task_id": "t/add", "completion": "    import subprocess, time\n"
+                                           f"    subprocess.Popen(['sleep', '981.{i}'], start_new_session=True)\n"
+                                           "    time.sleep(60)\n"}) + "\n" for i in range(8)))
+    proc = subprocess.Popen([sys.executable, "evaluate.py", f"--problems={problems}", f"--samples={samples}", "--timeout=1.5",
+                             "--quiet"], cwd=ROOT, env={**os.environ, "TMPDIR": str(tmp)}, stdout=subprocess.DEVNULL)
+    deadline = time.time() + 60
+    while not [c for c in cmdlines() if re.search(rb"sleep\x00981\.", c)]:
+        assert proc.poll() is None and time.time() < deadline
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=30) == -signal.SIGTERM
+    assert list(tmp.iterdir()) == []
+    assert not [c for c in cmdlines() if re.search(rb"sleep\x00981\.", c)]
+
+
+def test_run_all_leaves_the_sigterm_handler_as_it_was():
+    before = signal.getsignal(signal.SIGTERM)
+    assert judge1(ADD, "    return a + b\n")["passed"]
+    assert signal.getsignal(signal.SIGTERM) == before
+
+
 @pytest.mark.skipif(not AS_ROOT, reason="sandbox uids exist only when run as root")
 def test_two_evaluators_on_one_machine_get_different_uids():
     (first, held1), (second, held2) = sandbox._sandbox_uids(2), sandbox._sandbox_uids(2)
