@@ -10,43 +10,43 @@ The sandbox (Linux >= 5.3). Per core, a worker: a fresh `python -I -S` with no v
 (and no site-packages: programs import only the standard library) that loads this file and a few
 standard modules (typing, math, collections, ...), forks a "zygote" and then is the "judge". The
 zygote only forks: each program runs in a process of its own, forked from the zygote, that never
-ran untrusted code - a fresh interpreter for a few ms instead of ~15 ms plus imports (but sharing
-the zygote's hash seed). That process starts a new session and gets limits (CPU seconds, 512 MB of
-address space, 8 MB per file it writes, 64 open files, a process cap, no core dumps), an empty
+ran untrusted code - a fresh interpreter in a few ms instead of ~15 ms plus imports (but sharing
+the zygote's hash seed). That process starts a new session and gets limits (CPU seconds, 512 MB
+of address space, 8 MB per file it writes, 64 open files, a process cap, no core dumps), an empty
 working directory (emptied after it), HOME and TMPDIR there, stdin from the test case (else
 /dev/null), stdout and stderr in capped anonymous files and, when we are root, a uid of its own
-(one per worker from 64000 on, one that no other evaluator on the machine uses; no groups,
+(one per worker from 64000 on, one that no other evaluator on the machine is using; no groups,
 no_new_privs) that cannot write your files, signal your processes or another worker's program.
-At the end (the
-wall-clock limit at the latest) the zygote kills its process group and then everything it left
-behind: the zygote is a child subreaper, so setsid'ed and daemonized descendants come back to it.
-As root it then removes what that uid left in /tmp, /var/tmp, /dev/shm and /run/lock.
+At the end, the wall-clock limit at the latest, the zygote kills its process group and then all
+it left behind (the zygote is a child subreaper: setsid'ed and daemonized descendants come back to
+it), and as root removes what that uid left in /tmp, /var/tmp, /dev/shm and /run/lock.
 
 Nothing the program's process says is believed. A stdin problem's outputs go back to evaluate.py,
 which compares them. A call problem's test runs in the judge, not in the program's process: there
 the program's functions are stand-ins that send each call's arguments to the program's process and
-bring back the return value as plain data (None, bool, int, float, complex, str, bytes and lists,
+bring back the return value as plain data (None, bool, int, float, complex, str, bytes, and lists,
 tuples, dicts, sets of them; a subclass of one of these comes back as that type, anything else as
-a stand-in that equals only itself). So a program cannot reach the test's built-ins or modules,
-skip its asserts, or return an object that equals everything, and an early sys.exit(0), a printed
+a stand-in equal only to itself). So a program cannot reach the test's built-ins or modules, skip
+its asserts or return an object that equals everything, and an early sys.exit(0), a printed
 "passed" or a faked reply only fail. Programs are forked from the zygote, which never sees a test,
 so no program's memory holds one. What this means for a test: it runs with the judge's built-ins
-(a global of the program named like one, `abs = ...`, does not reach it), it may pass only plain
-data, as copies (it does not see the program change its arguments), and it cannot catch the
-program's exceptions (any exception in the program fails it).
+(a global of the program named like one, `abs = ...`, does not reach it); it may pass only plain
+data, as copies (it does not see the program change its arguments); it cannot catch the program's
+exceptions (any exception in the program fails it); and a judge still busy 3 s past the time limit
+(a test hashing what a program returned, say) is killed: the program fails, the worker restarts.
 
 What it does NOT protect against (run truly hostile code in a VM or container):
 - Files everyone may read, the problem file among them: a program can find it (the worker's
   command line, /proc/<pid>/cmdline, names sandbox.py's folder) and look up its own answers.
 - No namespaces, no seccomp: the network is reachable, and programs judged at the same time can
-  talk to each other through it (or through /tmp); world-writable places (/tmp, /dev/shm, ...) can
-  be written, and are cleaned after each program only when we are root.
-- Memory is capped per process (512 MB of address space, for up to 64 processes per program), not
-  in total; memfds and pipes hold memory outside that cap (at most 64 open files of 8 MB per
-  process), and files in tmpfs (/dev/shm) are bounded only by the time limit.
+  talk to each other through it (or through /tmp); world-writable places (/tmp, /dev/shm, ...)
+  can be written, and are cleaned after each program only when we are root.
+- Memory is capped per process, not in total: 512 MB of address space for each of a program's
+  processes (64 at most, as root), and memfds and pipes outside it (64 open files of 8 MB at most
+  per process); files in tmpfs (/dev/shm) are bounded only by the time limit.
 - Not run as root, the program runs as you: it can read and write your files, kill your processes
   (the evaluator too: a dead worker is restarted and the program fails), read their memory (the
-  judge's test too) and environment, and what it leaves in /tmp cannot be told from your files.
+  judge's tests too) and environment, and what it leaves in /tmp cannot be told from your files.
 A stdin problem's cases run in one process, each with a fresh __main__ and its own stdin: imports
 and changes to builtins carry over from case to case, and os._exit ends them all.
 """
@@ -71,6 +71,7 @@ ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"}   # the worker
 SANDBOX_UID = 64000         # as root, worker i runs its programs as the i-th free uid from here
 OUTPUT_CAP = 8 << 20        # bytes per file a program writes (stdout, stderr, any other), and per reply
 OPEN_FILES = 64             # per process: memfds and pipes hold memory that the address-space cap misses
+JUDGE_GRACE = 3             # seconds past the time limit after which the zygote kills a stuck judge
 PATH_FD, CALLS_FD = 900, 1000   # program's fds: sys.path dirs; requests in, replies out, stdin cases after
 SHARED_DIRS = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock")   # world-writable: programs can leave files
 PR_SET_PDEATHSIG, PR_SET_CHILD_SUBREAPER, PR_SET_NO_NEW_PRIVS = 1, 36, 38
@@ -103,19 +104,19 @@ def worker_main():
         __import__(name)
     builtins.exit = builtins.quit = _quit             # what `site` would have added
     cfg = json.loads(ctl_in.readline())
-    (cmd_r, cmd_w), (res_r, res_w), (req_r, req_w), (rep_r, rep_w) = [os.pipe() for _ in range(4)]
+    (cmd_r, cmd_w), (end_r, end_w), (res_r, res_w), (req_r, req_w), (rep_r, rep_w) = [os.pipe() for _ in range(5)]
     judge = os.getpid()
     zygote = os.fork()
     if zygote == 0:                                    # before any test reached us
-        for fd in (ctl_in.fileno(), ctl_out, cmd_w, res_r, req_w, rep_r):
+        for fd in (ctl_in.fileno(), ctl_out, cmd_w, end_w, res_r, req_w, rep_r):
             os.close(fd)
         try:
-            zygote_main(cfg, judge, cmd_r, res_w, req_r, rep_w)
+            zygote_main(cfg, judge, cmd_r, end_r, res_w, req_r, rep_w)
         finally:
             os._exit(0)
-    for fd in (cmd_r, res_w):
+    for fd in (cmd_r, end_r, res_w):
         os.close(fd)
-    link = _Link(cmd_w, res_r, req_w, rep_r, req_r, rep_w)
+    link = _Link(cmd_w, end_w, res_r, req_w, rep_r, req_r, rep_w)
     _write_all(ctl_out, json.dumps(link.hear()).encode() + b"\n")   # the zygote's {"ready": true}
     for line in ctl_in:
         try:
@@ -170,19 +171,26 @@ class _ZygoteGone(Exception):
 
 
 class _Link:
-    """The judge's pipes: commands to the zygote and its answers (JSON lines), requests to the
-    program's process and its replies. The last two serve one program after another: the ends in
-    the program's process are the zygote's, inherited, and the judge keeps copies of them too."""
+    """The judge's pipes: jobs to the zygote, "end" (one byte) and its answers (JSON lines), requests
+    to the program's process and its replies. The last two serve one program after another: the
+    ends in the program's process are the zygote's, inherited, and the judge keeps copies of them."""
 
-    def __init__(self, cmd, res, requests, replies, their_requests, their_replies):
-        self.cmd, self.res = cmd, os.fdopen(res, "rb")
+    def __init__(self, cmd, end, res, requests, replies, their_requests, their_replies):
+        self.cmd, self.end_fd, self.res = cmd, end, os.fdopen(res, "rb")
         self.requests, self.replies, self.theirs = requests, replies, (their_requests, their_replies)
         os.set_blocking(requests, False)
         os.set_blocking(replies, False)
 
-    def tell(self, message):
+    def tell(self, job):
+        self._write(self.cmd, (json.dumps(job) + "\n").encode())
+
+    def end(self):
+        self._write(self.end_fd, b".")
+
+    @staticmethod
+    def _write(fd, data):
         try:
-            _write_all(self.cmd, (json.dumps(message) + "\n").encode())
+            _write_all(fd, data)
         except OSError:
             raise _ZygoteGone from None
 
@@ -198,17 +206,17 @@ class _Link:
         for fd in self.theirs:
             os.set_blocking(fd, True)
         for fd in (self.theirs[0], self.replies):
-            poll = select.poll()
-            poll.register(fd, select.POLLIN)
-            while poll.poll(0) and os.read(fd, 1 << 16):
+            while _readable(fd, 0) and os.read(fd, 1 << 16):
                 pass
 
 
 # --- inside the sandbox: the zygote ----------------------------------------------------------
-def zygote_main(cfg, judge, commands, answers, requests, replies):
+def zygote_main(cfg, judge, commands, ends, answers, requests, replies):
     """For each job from the judge: fork the program's process. A call problem's runs until the
-    judge, told its pid, says "end"; a stdin problem's until it exits (or the time limit). Then
-    kill it and all it left, clean up, and say how it ended (with its output)."""
+    judge, told its pid, says it is done; a stdin problem's until it exits (or the time limit).
+    Then kill it and all it left, clean up, and say how it ended (with its output). A judge that
+    is not done by the time limit + JUDGE_GRACE (a test kept busy by what the program returned,
+    say) is killed after that: the worker restarts, and the program fails."""
     _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)           # die with the judge (and our programs with us)
     if os.getppid() != judge:
         return
@@ -226,15 +234,15 @@ def zygote_main(cfg, judge, commands, answers, requests, replies):
                 _program(job, cfg, out, err, requests, replies)
             finally:
                 os._exit(4)                            # never fall back into our loop
-        timed_out = False
-        if job["inputs"] is None:
+        timed_out = stuck = False
+        if job["inputs"] is None:                      # a call problem: until the judge is done with it
             _write_all(answers, (json.dumps({"pid": pid}) + "\n").encode())
-            commands.readline()                        # "end" (or EOF: the judge is gone)
-        else:
+            stuck = not _readable(ends, cfg["timeout"] + JUDGE_GRACE)
+            if not stuck:
+                os.read(ends, 1)                       # b"." (or b"": the judge is gone)
+        else:                                          # a stdin problem: until it ends
             pidfd = os.pidfd_open(pid)
-            poll = select.poll()
-            poll.register(pidfd, select.POLLIN)
-            timed_out = not poll.poll(cfg["timeout"] * 1000)
+            timed_out = not _readable(pidfd, cfg["timeout"])
             os.close(pidfd)
         os.kill(pid, signal.SIGKILL)
         _kill_group(pid)                               # and whatever it left running
@@ -247,8 +255,17 @@ def zygote_main(cfg, judge, commands, answers, requests, replies):
         cfg["workdir"] = _empty_dir(cfg["workdir"], cfg["uid"])
         if cfg["uid"] is not None:
             _clean_shared(cfg["uid"])
+        if stuck:                                      # the judge goes, and we with it
+            os.kill(judge, signal.SIGKILL)
+            return
         ended = {"status": status, "timed_out": timed_out, "stdout": stdout.decode("latin-1"), "stderr": stderr}
         _write_all(answers, (json.dumps(ended, ensure_ascii=False) + "\n").encode())
+
+
+def _readable(fd, seconds):
+    poll = select.poll()
+    poll.register(fd, select.POLLIN)
+    return bool(poll.poll(seconds * 1000))
 
 
 # --- inside the sandbox: the judge ------------------------------------------------------------
@@ -405,7 +422,7 @@ class _Program:
         it wrote to us is in `pending`, and the pipes are ready for the next program."""
         if self.status is None:
             if self.call:
-                self.link.tell("end")
+                self.link.end()
                 os.close(self.pidfd)
             ended = self.link.hear()
             self.status, self.timed_out = ended["status"], ended["timed_out"]

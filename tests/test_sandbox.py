@@ -26,8 +26,11 @@ SQRT = {"task_id": "t/sqrt", "prompt": "def sqrt(x):\n    \"\"\"The square root 
         "test": "import math\n\n\ndef check(candidate):\n    assert math.isclose(candidate(16.0), 4.0)\n"
                 "    assert math.isclose(candidate(2.25), 1.5)\n",
         "canonical_solution": "    return x ** 0.5\n", "test_style": "call"}              # uses a module
+DISTINCT = {"task_id": "t/distinct", "prompt": "def distinct(xs):\n    \"\"\"The values in xs, once each.\"\"\"\n",
+            "entry_point": "distinct", "test": "def check(candidate):\n    assert len(set(candidate([1, 1, 2]))) == 2\n",
+            "canonical_solution": "    return list(set(xs))\n", "test_style": "call"}   # hashes what it gets back
 BENCH = next(p for p in ev.load_problems(TEST_SPLIT) if p["test_style"] == "call")   # a problem in a file
-ALL = PROBLEMS + [MEAN, SQRT, BENCH]
+ALL = PROBLEMS + [MEAN, SQRT, DISTINCT, BENCH]
 
 
 def cmdlines():
@@ -258,6 +261,8 @@ HOSTILE = {   # name -> (problem, completion, allowed verdicts); none of them so
         "    forged = json.dumps({'value': {'set': colliding}}) + '\\n'\n"
         f"    os.write({sandbox.CALLS_FD + 1}, forged.encode())\n"
         "    return 0\n"), {"wrong answer"}),
+    "keep the judge busy hashing colliding ints": (DISTINCT, (
+        "    return [k * (2 ** 61 - 1) for k in range(1, 40001)]\n"), {"runtime error"}),
     "os._exit(0) from __del__ of its return value": (ADD, (
         "    class Bye:\n"
         "        def __del__(self):\n"
@@ -326,7 +331,7 @@ def hostile_results():
     the world-writable folders that the run's uids own or that the hostile programs named."""
     os.mkdir(OUTSIDE, 0o755)
     cases = {name: (problem, completion) for name, (problem, completion, *_) in {**HOSTILE, **KNOWN_UNPROTECTED}.items()}
-    cases.update({f"control {p['task_id']}": (p, p["canonical_solution"]) for p in (ADD, MEAN, SQRT, BENCH)})
+    cases.update({f"control {p['task_id']}": (p, p["canonical_solution"]) for p in (ADD, MEAN, SQRT, DISTINCT, BENCH)})
     samples = [{"task_id": problem["task_id"], "completion": completion} for problem, completion in cases.values()]
     made, mkdtemp, uids, real_uids = [], tempfile.mkdtemp, [], sandbox._sandbox_uids
     before = _shared_entries()
@@ -368,7 +373,7 @@ def test_every_known_hole_is_in_the_docstring():
 def test_hostile_suite_finishes_in_bounded_time_and_leaves_nothing_behind(hostile_results):
     results, elapsed, folders, _ = hostile_results
     assert elapsed < 30
-    assert [r["verdict"] for name, r in results.items() if name.startswith("control")] == ["passed"] * 4
+    assert [r["verdict"] for name, r in results.items() if name.startswith("control")] == ["passed"] * 5
     assert folders == []                                          # its temporary folder is gone
     assert not [c for c in cmdlines() if b"987.6" in c or b"986.5" in c]   # no escaped sleepers
 
@@ -390,6 +395,7 @@ def test_hostile_details_say_what_happened(hostile_results):
     assert "Too many open files" in results["hold memory in memfds"]["detail"]       # 64 of 8 MB at most
     assert "Eq: only plain data is compared" in results["return an object equal to everything"]["detail"]
     assert "not allowed to raise" in results["raise its own limits"]["detail"]
+    assert "worker died" in results["keep the judge busy hashing colliding ints"]["detail"]   # killed, then restarted
 
 
 @pytest.mark.skipif(not AS_ROOT, reason="as a normal user the program runs as you and may write your files")
