@@ -524,86 +524,90 @@ def _run_cases(prog, cases):
 
 # --- plain data, between the judge and the program's process ----------------------------------
 _SETS = (set, frozenset, type({}.keys()), type({}.items()))   # dict views compare like sets
+_BIG = 1 << 12000           # ints from here on go in hex: Python's JSON stops at 4300 digits
+_TOO_BIG = "data too large or too deeply nested to compare"
 
 
 def _pack(value, limit=1_000_000):
     """Plain data as JSON: None, bool, int, float, str and lists as themselves, the rest as
-    {type: contents} (huge ints in hex: JSON's ints stop at 4300 digits); a subclass of a plain
-    type as that type. TypeError for anything else, or too much of it."""
-    count = 0
+    {type: contents}; a subclass of a plain type as that type. TypeError for anything else, for
+    more than `limit` items, or for data nested more than 100 deep."""
+    return _pack_one(value, [limit], 0)
 
-    def pack(v, depth):
-        nonlocal count
-        count += 1
-        if count > limit or depth > 100:
-            raise TypeError("data too large or too deeply nested to compare")
-        t = type(v)
-        if v is None or t is bool or t is str or t is float or (t is int and v.bit_length() < 12000):
-            return v
-        if t is list or t is tuple:
-            packed = [pack(x, depth + 1) for x in v]
-            return packed if t is list else {"tuple": packed}
-        if isinstance(v, bool):
-            return bool(v)
-        if isinstance(v, int):
-            return int.__int__(v) if v.bit_length() < 12000 else {"int": hex(v)}
-        if isinstance(v, float):
-            return float.__float__(v)
-        if isinstance(v, complex):
-            return {"complex": [complex.__complex__(v).real, complex.__complex__(v).imag]}
-        if isinstance(v, str):
-            return str.__str__(v)
-        if isinstance(v, (bytes, bytearray)):
-            return {"bytes": bytes(v).hex()}
-        if isinstance(v, dict):
-            return {"dict": [[pack(k, depth + 1), pack(x, depth + 1)] for k, x in dict.items(v)]}
-        if isinstance(v, (list, tuple)):
-            return pack(list(list.__iter__(v)) if isinstance(v, list) else tuple(tuple.__iter__(v)), depth)
-        for kind in _SETS:
-            if isinstance(v, kind):
-                return {"frozenset" if kind is frozenset else "set": [pack(x, depth + 1) for x in kind.__iter__(v)]}
-        raise TypeError(f"a {type(v).__name__} is not plain data")
-    return pack(value, 0)
+
+def _pack_one(v, budget, depth):
+    t = type(v)
+    if t is int:
+        return v if -_BIG < v < _BIG else {"int": hex(v)}
+    if t is str or t is float or t is bool or v is None:
+        return v
+    if t is list or t is tuple or t is dict:
+        budget[0] -= len(v)
+        if budget[0] < 0 or depth > 100:
+            raise TypeError(_TOO_BIG)
+        if t is dict:
+            return {"dict": [[_pack_one(k, budget, depth + 1), _pack_one(x, budget, depth + 1)] for k, x in v.items()]}
+        packed = [_pack_one(x, budget, depth + 1) for x in v]
+        return packed if t is list else {"tuple": packed}
+    for base, exact in ((bool, bool), (int, int), (float, float), (str, str)):   # subclasses: the value itself
+        if isinstance(v, base):
+            return _pack_one(exact.__new__(exact, v) if base is not bool else bool(v), budget, depth)
+    if isinstance(v, complex):
+        return {"complex": [complex.__complex__(v).real, complex.__complex__(v).imag]}
+    if isinstance(v, (bytes, bytearray)):
+        return {"bytes": bytes(v).hex()}
+    if isinstance(v, dict):
+        return _pack_one(dict(dict.items(v)), budget, depth)
+    if isinstance(v, list):
+        return _pack_one(list(list.__iter__(v)), budget, depth)
+    if isinstance(v, tuple):
+        return _pack_one(tuple(tuple.__iter__(v)), budget, depth)
+    for kind in _SETS:
+        if isinstance(v, kind):
+            items = list(kind.__iter__(v))
+            budget[0] -= len(items)
+            if budget[0] < 0 or depth > 100:
+                raise TypeError(_TOO_BIG)
+            return {"frozenset" if kind is frozenset else "set": [_pack_one(x, budget, depth + 1) for x in items]}
+    raise TypeError(f"a {type(v).__name__} is not plain data")
 
 
 def _unpack(data, limit=1_000_000, hashed=10_000):
     """The value that _pack packed; a NotPlainData for what the program's process could not pack,
     and for more than `limit` items or more than `hashed` set members and dict keys (a program's
     set of colliding ints would take the judge quadratic time to rebuild)."""
-    counts = [0, 0]
-
-    def many(items, keys=False):
-        counts[0] += len(items)
-        counts[1] += len(items) if keys else 0
-        if counts[0] > limit or counts[1] > hashed:
-            raise OverflowError
-        return map(unpack, items)
-
-    def unpack(d):
-        if type(d) is list:
-            return list(many(d))
-        if type(d) is not dict:
-            return d
-        (kind, x), = d.items()
-        if kind == "tuple":
-            return tuple(many(x))
-        if kind in ("set", "frozenset"):
-            return (set if kind == "set" else frozenset)(many(x, keys=True))
-        if kind == "dict":
-            return dict(many(x, keys=True))
-        if kind == "int":
-            return int(x, 16)
-        if kind == "bytes":
-            return bytes.fromhex(x)
-        if kind == "complex":
-            return complex(*x)
-        if kind == "?":
-            return NotPlainData(str(x))
-        raise ValueError(f"not packed data: {kind!r}")
     try:
-        return unpack(data)
+        return _unpack_one(data, [limit, hashed])
     except OverflowError:
         return NotPlainData("a value too large to compare")
+
+
+def _unpack_one(d, budget):
+    if type(d) is list:
+        budget[0] -= len(d)
+        if budget[0] < 0:
+            raise OverflowError
+        return [_unpack_one(x, budget) for x in d]
+    if type(d) is not dict:
+        return d
+    (kind, x), = d.items()
+    if kind in ("tuple", "set", "frozenset", "dict"):
+        budget[0] -= len(x)
+        budget[1] -= len(x) if kind != "tuple" else 0
+        if budget[0] < 0 or budget[1] < 0:
+            raise OverflowError
+        if kind == "dict":
+            return {_unpack_one(k, budget): _unpack_one(v, budget) for k, v in x}
+        return {"tuple": tuple, "set": set, "frozenset": frozenset}[kind](_unpack_one(y, budget) for y in x)
+    if kind == "int":
+        return int(x, 16)
+    if kind == "bytes":
+        return bytes.fromhex(x)
+    if kind == "complex":
+        return complex(*x)
+    if kind == "?":
+        return NotPlainData(str(x))
+    raise ValueError(f"not packed data: {kind!r}")
 
 
 # --- inside the sandbox: the program's process -----------------------------------------------
