@@ -39,8 +39,8 @@ What it does NOT protect against (run truly hostile code in a VM or container):
 - Files everyone may read, the problem file among them: a program can find it (the worker's
   command line, /proc/<pid>/cmdline, names sandbox.py's folder) and look up its own answers.
 - No namespaces, no seccomp: the network is reachable, and programs judged at the same time can
-  talk to each other through it (or through /tmp); world-writable places (/tmp, /dev/shm, ...)
-  can be written, and are cleaned after each program only when we are root.
+  talk to each other through it (or through /tmp); world-writable places can be written, and only
+  what is directly in /tmp, /var/tmp, /dev/shm and /run/lock is removed, and only when we are root.
 - Memory is capped per process, not in total: 512 MB of address space for each of a program's
   processes (64 at most, as root), and memfds and pipes outside it (64 open files of 8 MB at most
   per process); files in tmpfs (/dev/shm) are bounded only by the time limit.
