@@ -8,7 +8,7 @@ A program is the problem's prompt plus the completion (a body that continues the
 ```python fences (chat style) it is the first fenced block, after the prompt (a block that defines
 the function replaces the prompt's stub; for stdin problems a block that reads input stands alone).
 No code at all is the verdict "no code", reported as the paper's "no extractable code" share.
-"call" problems run `test`, then `check(<entry_point>)`, in the program's namespace (HumanEval);
+"call" problems run `test`, then `check(<entry_point>)`, seeing the program's names (HumanEval);
 "stdin" problems get each case's input and pass when the output matches line by line after
 stripping, numbers within relative and absolute 1e-6 (integers exactly). Verdicts: passed, wrong
 answer, runtime error (detail: the last traceback line), timeout, memory limit, no code.
