@@ -95,3 +95,11 @@ def test_the_walkthrough_shows_what_its_commands_print():
                                  timeout=600).stdout
         missing = [line for line in shown.splitlines() if line.strip() not in ("", "...") and line.rstrip() not in out]
         assert not missing, f"{cmd}: {missing[:3]}"
+
+
+def test_the_evaluator_page_lists_exactly_what_the_sandbox_docstring_says_it_does_not_protect():
+    import sandbox
+    doc = sandbox.__doc__
+    unprotected = " ".join(doc[doc.index("What it does NOT protect against"):].split())
+    page = " ".join(open(os.path.join(ROOT, "docs", "evaluator.md")).read().split())
+    assert unprotected in page
