@@ -324,6 +324,14 @@ class _Program:
             self.poll.register(link.replies, select.POLLIN)
         self.outgoing, self.pending, self.writing = b"", bytearray(), False
         self.status = self.failure = self.unplain = None
+        self.sent_ahead = []                           # calls already sent, whose replies are on their way
+
+    def send_ahead(self, name, calls):
+        """Send every call a test will make before the first reply is read: one round trip between
+        the judge and the program instead of one per call (each wakes two processes)."""
+        self.sent_ahead = [{"call": name, "args": _pack(tuple(args)), "kwargs": _pack({})} for args in calls]
+        for request in self.sent_ahead:
+            self.send(request)
 
     def send(self, request):
         """Queue a request; it goes out while we wait for replies."""
@@ -404,7 +412,14 @@ class _Program:
     def function(self, name):
         """A stand-in for the program's function `name`: plain data in, plain data back."""
         def call(*args, **kwargs):
-            value = self.ask({"call": name, "args": _pack(args), "kwargs": _pack(kwargs)})["value"]
+            request = {"call": name, "args": _pack(args), "kwargs": _pack(kwargs)}
+            if not self.sent_ahead:
+                value = self.ask(request)["value"]
+            elif self.sent_ahead.pop(0) == request:    # already on its way: only the reply is read
+                value = self.ask()["value"]
+            else:                                      # cannot happen for the tests that send ahead
+                self.fail("internal error", "a test made another call than the one sent ahead")
+                raise _Failed(*self.failure)
             try:
                 value = _unpack(value)
             except Exception:
@@ -442,6 +457,7 @@ class _Test:
         self.entry = entry[1] if entry and entry[1] in self.code.co_names else None    # not check(None)
         self.wanted = sorted(n for n in _names(self.code)
                              if not n.startswith("__") and (n not in builtins.__dict__ or n == self.entry))
+        self.calls = _literal_calls(text) if self.entry else None
 
     def run(self, prog):
         namespace = {"__name__": "__test__", "__builtins__": builtins}
@@ -449,6 +465,7 @@ class _Test:
             described = prog.ask()["names"]            # the reply to the request sent at the start
             if self.entry in builtins.__dict__ and self.entry not in [d[0] for d in described]:
                 raise NameError(f"name {self.entry!r} is not defined")
+            kinds = {d[0]: d[1] for d in described}
             for name, kind, value in described:
                 if name not in self.wanted:
                     continue
@@ -458,6 +475,8 @@ class _Test:
                     namespace[name] = sys.modules[value]   # the judge's own, untouched by the program
                 else:
                     namespace[name] = _unpack(value) if kind == "data" else NotPlainData(f"a {value}")
+            if self.calls and kinds.get(self.entry) == "function":
+                prog.send_ahead(self.entry, self.calls)
             exec(self.code, namespace)
         except _Failed:
             pass
@@ -472,6 +491,41 @@ class _Test:
         if prog.failure is not None:
             return {"status": prog.failure[0], "detail": prog.failure[1]}
         return {"status": "ok"}
+
+
+def _literal_calls(text):
+    """The calls a test will make, in order, when it is nothing but `assert candidate(<literals>)
+    == <literal>` lines and `check(<entry point>)` (HumanEval's usual shape and our benchmark's);
+    else None. Such a test calls in exactly this order and stops at the first failed assert, so
+    sending the calls ahead changes no verdict."""
+    import ast                                         # the judge's alone: the zygote stays small
+    try:
+        body = ast.parse(text).body
+    except SyntaxError:
+        return None
+    if len(body) != 2 or not isinstance(body[0], ast.FunctionDef) or not isinstance(body[1], ast.Expr):
+        return None
+    fn, last = body[0], body[1].value
+    a = fn.args
+    if fn.name != "check" or fn.decorator_list or len(a.args) != 1 or a.posonlyargs or a.kwonlyargs or a.vararg \
+            or a.kwarg or not (isinstance(last, ast.Call) and isinstance(last.func, ast.Name)
+                               and last.func.id == "check" and len(last.args) == 1 and not last.keywords):
+        return None
+    calls = []
+    for st in fn.body:
+        if not (isinstance(st, ast.Assert) and st.msg is None and isinstance(st.test, ast.Compare)
+                and [type(op) for op in st.test.ops] == [ast.Eq] and isinstance(st.test.left, ast.Call)
+                and isinstance(st.test.left.func, ast.Name) and st.test.left.func.id == a.args[0].arg
+                and not st.test.left.keywords):
+            return None
+        try:
+            ast.literal_eval(st.test.comparators[0])
+            args = [ast.literal_eval(x) for x in st.test.left.args]
+            _pack(tuple(args))                         # plain data, or no sending ahead
+        except Exception:
+            return None
+        calls.append(args)
+    return calls or None
 
 
 _tests = {}

@@ -447,6 +447,45 @@ def test_a_call_problems_test_sees_plain_data_copies_and_not_the_programs_except
     assert "not plain data" in results[list(JUDGED_THERE).index("the test may pass only plain data")]["detail"]
 
 
+# --- sending a test's calls ahead ---------------------------------------------------------------
+STEPS = "def check(candidate):\n    assert candidate(1) == 1\n    assert candidate(2) == 2\n    assert candidate(3) == 3\n"
+
+
+def test_only_a_test_of_literal_asserts_sends_its_calls_ahead():
+    assert sandbox._literal_calls(STEPS + "\n\ncheck(f)\n") == [[1], [2], [3]]
+    assert sandbox._literal_calls(STEPS.replace("(2)", "([2, 'x'], {'k': (1,)})") + "\ncheck(f)\n")[1] == [[2, "x"], {"k": (1,)}]
+    for other in (STEPS.replace("== 2", "== 2, 'why'"),                   # a message: any expression
+                  STEPS.replace("(2) ==", "(abs(-2)) =="),                # a call inside the arguments
+                  STEPS.replace("== 3", "!= 3"),
+                  STEPS + "    x = candidate(4)\n",
+                  "import math\n" + STEPS,
+                  STEPS.replace("candidate(1)", "candidate(n=1)")):
+        assert sandbox._literal_calls(other + "\ncheck(f)\n") is None, other
+    assert sandbox._literal_calls(STEPS + "\ncheck(f)\ncheck(f)\n") is None
+
+
+def test_sending_calls_ahead_changes_no_verdict_and_no_detail():
+    # The same test, once sent ahead and once (a no-op first line) a call at a time, against
+    # programs that go wrong at the second call in every way a program can.
+    slow = STEPS.replace("def check(candidate):\n", "def check(candidate):\n    pass\n")
+    assert sandbox._literal_calls(slow + "\ncheck(f)\n") is None
+    programs = {"right": "    return x\n", "wrong at 2": "    return 0 if x == 2 else x\n",
+                "raises at 2": "    if x == 2:\n        raise ValueError('two')\n    return x\n",
+                "loops at 2": "    while x == 2:\n        pass\n    return x\n",
+                "exits at 2": "    import os\n    if x == 2:\n        os._exit(0)\n    return x\n",
+                "counts its calls": "    global n\n    n = globals().get('n', 0) + 1\n    return x if n < 3 else -1\n",
+                "not plain at 3": "    return x if x < 3 else object()\n"}
+    verdicts = {}
+    for name, test in (("ahead", STEPS), ("one by one", slow)):
+        problem = {"task_id": "t/f", "prompt": "def f(x):\n", "entry_point": "f", "test": test}
+        results = ev.judge([problem], [{"task_id": "t/f", "completion": c} for c in programs.values()],
+                           timeout=1.0, progress=False)
+        verdicts[name] = [(r["verdict"], r["detail"].replace("    pass", "")) for r in results]
+    assert [v for v, _ in verdicts["ahead"]] == ["passed", "wrong answer", "runtime error", "timeout", "runtime error",
+                                                  "wrong answer", "wrong answer"]
+    assert verdicts["ahead"] == verdicts["one by one"]
+
+
 # --- SIGTERM, uids, workers ---------------------------------------------------------------------
 def test_sigterm_while_judging_cleans_up_and_then_terminates(tmp_path):
     """evaluate.py stopped with SIGTERM mid-run leaves no /tmp/ssd-eval-* folder and no program
