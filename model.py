@@ -54,43 +54,34 @@ class CausalSelfAttention(nn.Module):
 
 class KVCache:
     """Keys and values of every layer for the tokens seen so far, so that generating one more
-    token costs one token's compute instead of re-running the whole sequence. It starts with
-    room for the prompt plus GROW positions and doubles when full: most completions end long
-    before max_len, and memory for positions never reached is never taken."""
-    GROW = 64
+    token costs one token's compute instead of re-running the whole sequence. Room for max_len
+    positions is taken at once: growing it as rows get longer (tried) copied the cache at every
+    growth and held two copies meanwhile, which cost more time and memory than it saved."""
 
-    def __init__(self, cfg, batch_size, max_len, device, dtype=torch.float32, start_len=None):
-        self.max_len = max_len
-        room = max_len if start_len is None else min(max_len, start_len + self.GROW)
-        shape = (cfg.n_layer, 2, batch_size, cfg.n_head, room, cfg.n_embd // cfg.n_head)
+    def __init__(self, cfg, batch_size, max_len, device, dtype=torch.float32):
+        shape = (cfg.n_layer, 2, batch_size, cfg.n_head, max_len, cfg.n_embd // cfg.n_head)
         self.kv = torch.zeros(shape, device=device, dtype=dtype)
+        self.max_len = max_len
         self.len = 0  # positions filled (the same for every row; padding is masked instead)
 
     def update(self, layer, k, v):
         T = k.size(2)
         if self.len + T > self.max_len:
             raise ValueError(f"KV cache full ({self.max_len} positions)")
-        if self.len + T > self.kv.size(4):                 # grow: double the room (up to max_len)
-            self._resize(self.kv.size(2), min(self.max_len, max(self.len + T, 2 * self.kv.size(4))))
         self.kv[layer, 0, :, :, self.len:self.len + T] = k
         self.kv[layer, 1, :, :, self.len:self.len + T] = v
         return self.kv[layer, 0, :, :, :self.len + T], self.kv[layer, 1, :, :, :self.len + T]
 
-    def _resize(self, rows, room, index=None):
-        """A new buffer with `rows` batch rows (batch rows `index` of the old one, or all) and
-        `room` positions; only the filled positions are copied."""
-        kv = self.kv.new_empty(self.kv.shape[:2] + (rows,) + self.kv.shape[3:4] + (room,) + self.kv.shape[5:])
-        old = self.kv[:, :, :, :, :self.len] if index is None else self.kv[:, :, index, :, :self.len]
-        kv[:, :, :, :, :self.len] = old
-        self.kv = kv
-
     def select(self, rows):
-        """Keep only some batch rows (finished samples leave the batch) or repeat rows."""
+        """Keep only some batch rows (finished samples leave the batch) or repeat rows; only the
+        filled positions are copied, and nothing when the rows stay as they are."""
         if rows.dtype == torch.bool:
             rows = rows.nonzero().squeeze(1)
         if len(rows) == self.kv.size(2) and torch.equal(rows, torch.arange(len(rows), device=rows.device)):
-            return                                       # the same rows in the same order: nothing to copy
-        self._resize(len(rows), self.kv.size(4), rows)
+            return
+        kv = self.kv.new_empty(self.kv.shape[:2] + (len(rows),) + self.kv.shape[3:])
+        kv[:, :, :, :, :self.len] = self.kv[:, :, rows, :, :self.len]
+        self.kv = kv
 
 
 class MLP(nn.Module):

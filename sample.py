@@ -145,7 +145,7 @@ def generate(model, prompts, n=1, max_new_tokens=128, temperature=1.0, top_k=0, 
         key_mask[i, Tp - len(p):] = True
     pos = (key_mask.cumsum(1) - 1).clamp(min=0)      # position ids restart at each real prompt
     dtype = next(model.parameters()).dtype
-    cache = KVCache(model.cfg, P, Tp + max_new_tokens, device, dtype, start_len=Tp) if use_cache else None
+    cache = KVCache(model.cfg, P, Tp + max_new_tokens, device, dtype) if use_cache else None
     logits = model(ids, cache=cache, key_mask=key_mask, pos=pos, last_only=True)[0][:, -1]   # prefill, once
     # each prompt's state becomes n independent rows
     rows = torch.arange(P, device=device).repeat_interleave(n)
