@@ -209,7 +209,9 @@ def preflight(args):
 
 def differences(old, new):
     """'name=old (asked: new)' for every setting in which two fingerprints differ."""
-    old, names = old or {}, {"data": "the data files or the tokenizer", "ssd_data": "the SSD prompts"}
+    if not old:
+        return ["no record of its settings (an older train.py wrote it)"]
+    names = {"data": "the data files or the tokenizer", "ssd_data": "the SSD prompts"}
     return [names.get(k) or f"{k}={old.get(k)!r} (asked: {new[k]!r})" for k in new if old.get(k) != new[k]]
 
 

@@ -211,3 +211,13 @@ def test_an_unfinished_run_is_continued_or_restarted_only_when_asked(lab, tmp_pa
         train.main(args)
     train.main(args + ["--resume"])
     assert torch.load(out / "base.pt", weights_only=True)["step"] == 6
+
+
+def test_a_model_without_a_record_of_its_settings_is_kept_and_the_message_says_why(lab, tmp_path):
+    out = tmp_path / "out"
+    shutil.copytree(lab["out"], out)
+    ckpt = torch.load(out / "ssd.pt", weights_only=True)
+    del ckpt["fingerprint"], ckpt["checksum"]                        # as an older train.py wrote it
+    torch.save(ckpt, out / "ssd.pt")
+    with pytest.raises(SystemExit, match="no record of its settings.*--overwrite"):
+        train.main(TINY + [f"--data_dir={lab['data']}", f"--out_dir={out}", "--stage=ssd"])
