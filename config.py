@@ -177,6 +177,13 @@ FIELDS = {"pretrain": ("prompt", "solution"), "val": ("prompt", "solution", "can
           "ssd": ("task_id", "prompt"), "test": ("task_id", "prompt", "test")}
 
 
+def make_out_dir(args):
+    try:
+        os.makedirs(args.out_dir, exist_ok=True)
+    except OSError as e:
+        raise SystemExit(f"error: cannot make --out_dir={args.out_dir}: {e.strerror}")
+
+
 def preflight(args):
     """Everything that can be checked before minutes of work, each a one-line error: the data
     this stage reads, the output folder, the models it needs, and that no finished model would
@@ -187,10 +194,7 @@ def preflight(args):
             raise SystemExit(f"error: --data_dir={args.data_dir} has no {name}.jsonl")
         if not read_jsonl(path, required=FIELDS[name]):
             raise SystemExit(f"error: {path} holds no problems")
-    try:
-        os.makedirs(args.out_dir, exist_ok=True)
-    except OSError as e:
-        raise SystemExit(f"error: cannot make --out_dir={args.out_dir}: {e.strerror}")
+    make_out_dir(args)
     base, run = os.path.join(args.out_dir, "base.pt"), os.path.join(args.out_dir, f"{args.run}.pt")
     plan = None
     if args.stage in ("all", "pretrain"):

@@ -25,7 +25,7 @@ import re
 import sys
 import time
 
-from data import read_jsonl
+from data import read_jsonl, unwritable
 from sandbox import run_all
 
 VERDICTS = ("passed", "wrong answer", "runtime error", "timeout", "memory limit", "no code")
@@ -264,8 +264,8 @@ def main(argv=None):
         except ValueError as e:
             ap.error(str(e))
     out = args.out or (args.samples + "_results.jsonl" if args.samples else os.path.splitext(args.ckpt)[0] + "_eval.jsonl")
-    if os.path.isdir(out) or not os.path.isdir(os.path.dirname(os.path.abspath(out))):
-        ap.error(f"--out={out}: " + ("is a directory" if os.path.isdir(out) else "its folder does not exist"))
+    if unwritable(out):
+        ap.error(f"--out={out}: {unwritable(out)}")
     problems = {p["task_id"]: p for p in load_problems(args.problems)}
     if args.samples:
         samples = []

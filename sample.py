@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from data import DATA_DIR, read_jsonl
+from data import DATA_DIR, read_jsonl, unwritable
 from data.tokenizer import get_tokenizer
 from model import KVCache, load_model
 
@@ -363,8 +363,8 @@ def main(argv=None):
         ap.error(str(e))
     if args.num_samples < 1 or args.max_new_tokens < 1 or args.position < 0 or args.problems < 1:
         ap.error("--num_samples, --max_new_tokens and --problems must be >= 1, --position >= 0")
-    if args.report and (os.path.isdir(args.report) or not os.path.isdir(os.path.dirname(os.path.abspath(args.report)))):
-        ap.error(f"--report={args.report}: " + ("is a directory" if os.path.isdir(args.report) else "its folder does not exist"))
+    if args.report and unwritable(args.report):
+        ap.error(f"--report={args.report}: {unwritable(args.report)}")
     enc = get_tokenizer()
     prompt = prompt_from_args(args) if args.show != "forks" else None
     if prompt is not None and not prompt.strip():

@@ -45,7 +45,7 @@ from tqdm import tqdm
 
 import evaluate
 import sample
-from config import fingerprint, get_args, preflight, ssd_fingerprint   # options, checks, what a model depends on
+from config import fingerprint, get_args, make_out_dir, preflight, ssd_fingerprint   # options, checks, what a model depends on
 from data import benchmark, read_jsonl
 from data.tokenizer import get_tokenizer
 from model import GPT, GPTConfig, checksum, load_checkpoint, load_model
@@ -299,10 +299,7 @@ def main(argv=None):
         torch.backends.cudnn.allow_tf32 = True
     rank, world = rank_world()
     if args.data_sizes and rank == 0:   # same generator and seed, other sizes
-        try:
-            os.makedirs(args.out_dir, exist_ok=True)
-        except OSError as e:
-            raise SystemExit(f"error: cannot make --out_dir={args.out_dir}: {e.strerror}")
+        make_out_dir(args)
         benchmark.ensure(args.data_dir, dict(zip(("pretrain", "val", "ssd", "test"), map(int, args.data_sizes.split(",")))))
     if world > 1:
         dist.barrier()

@@ -1,4 +1,5 @@
-"""The benchmark files, the tokenizer, and the one JSONL reader every script uses."""
+"""The benchmark files, the tokenizer, the one JSONL reader every script uses, and the one check
+of a file a script will write."""
 import gzip
 import json
 import os
@@ -29,3 +30,12 @@ def read_jsonl(path, required=(), with_lines=False):
             raise SystemExit(f"error: {path}:{n}: missing text field {missing[0]!r}")
         rows.append((n, row) if with_lines else row)
     return rows
+
+
+def unwritable(path):
+    """Why a script could not write a file at `path` (checked before any work), or None."""
+    if os.path.isdir(path):
+        return "is a directory"
+    if not os.path.isdir(os.path.dirname(os.path.abspath(path))):
+        return "its folder does not exist"
+    return None
