@@ -63,7 +63,8 @@ def parser(description=None):
                     help="pretrain,val,ssd,test: generate a benchmark of these sizes into out_dir/data")
     ap.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"], help="auto = cuda if there is one")
     ap.add_argument("--compile", action="store_true", help="torch.compile the model for training (GPU)")
-    ap.add_argument("--seed", type=int, default=0, help="seeds pretraining, SSD sampling, fine-tuning and evaluation")
+    ap.add_argument("--seed", type=int, default=0, help="seeds pretraining and evaluation (and the SSD stage, "
+                    "unless --ssd_seed is given)")
     ap.add_argument("--resume", action="store_true", help="continue pretraining from out_dir/base.pt")
     ap.add_argument("--overwrite", action="store_true",
                     help="replace out_dir/base.pt or RUN.pt even if made with other settings (default: refuse)")
@@ -100,6 +101,9 @@ def parser(description=None):
     ssd.add_argument("--ssd_epochs", type=positive_f, default=1.0)
     ssd.add_argument("--ssd_lr", type=positive_f, default=3e-4)
     ssd.add_argument("--ssd_batch_size", type=positive, default=32)
+    ssd.add_argument("--ssd_seed", type=int, default=None,
+                     help="seeds the SSD samples and the fine-tune's batch order (default: --seed); the "
+                     "evaluation keeps --seed, so SSD seeds of one base share its evaluation")
 
     ev = ap.add_argument_group("evaluation (test split)")
     ev.add_argument("--eval_temperatures", type=temperatures, default="0,0.4,0.7,1.0,1.3", help="comma-separated")
@@ -125,6 +129,8 @@ def get_args(argv=None, description=None):
         check_params(args.ssd_temperature, args.ssd_top_k, args.ssd_top_p, args.ssd_min_p)
     except ValueError as e:
         ap.error(str(e))
+    if args.ssd_seed is None:
+        args.ssd_seed = args.seed
     if args.n_embd % args.n_head:
         ap.error(f"--n_embd ({args.n_embd}) must be a multiple of --n_head ({args.n_head})")
     if args.min_lr_ratio > 1 or args.dropout >= 1:
@@ -161,7 +167,7 @@ def fingerprint(args):
 
 
 SSD_KEYS = ("ssd_temperature", "ssd_top_k", "ssd_top_p", "ssd_min_p", "ssd_prompts", "ssd_epochs", "ssd_lr",
-            "ssd_batch_size", "seed")
+            "ssd_batch_size", "ssd_seed")
 
 
 def ssd_fingerprint(args):

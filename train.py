@@ -249,7 +249,7 @@ def ssd_data(args, base):
     prompts = [{"task_id": r["task_id"], "prompt": r["prompt"]} for r in rows]   # no solutions, ever
     rank, world = rank_world()
     samples = sample.sample_completions(base, prompts[rank::world], args.ssd_temperature, 1, top_k=args.ssd_top_k,
-                                          top_p=args.ssd_top_p, min_p=args.ssd_min_p, seed=args.seed + rank,
+                                          top_p=args.ssd_top_p, min_p=args.ssd_min_p, seed=args.ssd_seed + rank,
                                           max_new_tokens=args.block_size, progress=rank == 0)
     if world > 1:   # every process sampled its share of the prompts; put them back in order
         parts = [None] * world
@@ -277,7 +277,7 @@ def ssd_finetune(args, base, kept):
     pairs = [(enc.encode(k["prompt"]), k["tokens"] + [enc.eot_token]) for k in kept]
     val = read_jsonl(os.path.join(args.data_dir, "val.jsonl"), required=("prompt", "canonical_solution"))
     steps = max(1, math.ceil(args.ssd_epochs * len(pairs) / args.ssd_batch_size))
-    sft = argparse.Namespace(**{**vars(args), "lr": args.ssd_lr, "batch_size": args.ssd_batch_size,
+    sft = argparse.Namespace(**{**vars(args), "seed": args.ssd_seed, "lr": args.ssd_lr, "batch_size": args.ssd_batch_size,
                                 "max_steps": steps, "warmup_steps": min(args.warmup_steps, steps // 10),
                                 "eval_interval": steps, "ckpt_interval": steps, "resume": False})
     # the validation loss here: how likely the model finds correct (canonical) solutions

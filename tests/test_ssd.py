@@ -90,6 +90,13 @@ def test_a_tiny_demo_runs_every_stage_and_writes_the_report(tiny_data, tmp_path)
     assert set(report["sweeps"]) == {"base", "SSD"}
     assert [r["temperature"] for r in report["sweeps"]["SSD"]] == [0.0, 1.0]
     assert "best-vs-best" in (tmp_path / "ssd_report.md").read_text()
+    ci = report["bootstrap"]["best_vs_best"]["all"]
+    assert ci["low"] <= ci["gain"] <= ci["high"] and "95 % CI" in (tmp_path / "ssd_report.md").read_text()
+    # every judged sample is kept: 6 problems x (1 greedy copied to 2 + 2 at T 1), with its temperature
+    for name in ("base_results.jsonl", "ssd_results.jsonl"):
+        rows = [json.loads(line) for line in (tmp_path / name).read_text().splitlines()]
+        assert len(rows) == 6 * 2 * 2 and {r["temperature"] for r in rows} == {0.0, 1.0}
+        assert {"task_id", "completion", "verdict", "passed"} <= set(rows[0])
     # a second run reuses the finished base model instead of pretraining again
     import contextlib
     import io
@@ -111,3 +118,14 @@ def test_a_control_run_reuses_the_base_model_and_its_evaluation(tiny_data, tmp_p
     first = json.loads((tmp_path / "ssd_report.json").read_text())
     assert report["sweeps"]["base"] == first["sweeps"]["base"]
     assert report["args"]["ssd_temperature"] == 1.0
+
+
+def test_the_ssd_seed_changes_the_ssd_samples_and_leaves_the_base_and_its_evaluation(tiny_data, tmp_path):
+    train.main(TINY + [f"--data_dir={tiny_data}", f"--out_dir={tmp_path}", "--ssd_temperature=2"])
+    train.main(TINY + [f"--data_dir={tiny_data}", f"--out_dir={tmp_path}", "--ssd_temperature=2", "--stage=ssd",
+                       "--run=other", "--ssd_seed=5"])
+    read = lambda name: [json.loads(line) for line in (tmp_path / name).read_text().splitlines()]
+    assert [r["tokens"] for r in read("ssd_samples.jsonl")] != [r["tokens"] for r in read("other_samples.jsonl")]
+    one, two = (json.loads((tmp_path / f"{r}_report.json").read_text()) for r in ("ssd", "other"))
+    assert one["sweeps"]["base"] == two["sweeps"]["base"]
+    assert (one["args"]["ssd_seed"], two["args"]["ssd_seed"]) == (0, 5)

@@ -54,8 +54,8 @@ def test_bpe_merges_the_most_frequent_pair_first():
     assert vocab[256:] == [b"ab", b" ab", b" abc"]
 
 
-def test_training_on_the_first_corpus_reproduces_the_committed_rank_file():
-    texts = tok.first_corpus_texts()
+def test_training_on_the_pretraining_corpus_reproduces_the_committed_rank_file():
+    texts = tok.corpus_texts(os.path.join(tok.HERE, "pretrain.jsonl"))
     vocab = tok.train_bpe(texts, len(tok.load_ranks()) + 1)
     assert vocab == sorted(tok.load_ranks(), key=tok.load_ranks().get)
 
