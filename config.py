@@ -106,7 +106,7 @@ def parser(description=None):
                      "evaluation keeps --seed, so SSD seeds of one base share its evaluation")
 
     ev = ap.add_argument_group("evaluation (test split)")
-    ev.add_argument("--eval_temperatures", type=temperatures, default="0,0.4,0.7,1.0,1.3", help="comma-separated")
+    ev.add_argument("--eval_temperatures", type=temperatures, default="0,0.4,0.7,1.0", help="comma-separated")
     ev.add_argument("--eval_n", type=positive, default=5, help="samples per problem and temperature")
     ev.add_argument("--eval_top_k", type=non_negative, default=0)
     ev.add_argument("--eval_top_p", type=positive_f, default=1.0)

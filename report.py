@@ -30,8 +30,8 @@ def paired_bootstrap(sweeps, difficulty, resamples=2000, seed=0):
 
     sweeps: {name: [summary per temperature, with per_problem {task_id: {n, c}}]}, two names;
     difficulty: {task_id: "easy" | ...}. Returns {"best_vs_best": {all, easy, ...: {gain, low,
-    high}}, "hard_minus_easy", "at_temperature": [...], "best_T_share": {name: {T: share}}}, in
-    pass@1 points (0.081 = 8.1 pp); gain is the value on the data itself."""
+    high}}, "hard_minus_easy", "at_temperature": [...], "best_T_share": {name: {T: share}},
+    "replicates"}, in pass@1 points (0.081 = 8.1 pp); gain is the value on the data itself."""
     a, b = list(sweeps)
     tasks = list(sweeps[a][0]["per_problem"])
     temps = [r["temperature"] for r in sweeps[a]]
@@ -65,6 +65,10 @@ def paired_bootstrap(sweeps, difficulty, resamples=2000, seed=0):
     out["at_temperature"] = [{"temperature": t, **interval(mean_pass(b)[:, j] - mean_pass(a)[:, j])}
                              for j, t in enumerate(temps)]
     out["best_T_share"] = {m: {f"{t:g}": float((best[m][1:] == j).mean()) for j, t in enumerate(temps)} for m in (a, b)}
+    # the resampled gains themselves, for study.py's pooled intervals over several runs
+    out["replicates"] = {"all": np.round(by["all"][1:], 5).tolist()}
+    if "hard_minus_easy" in out:
+        out["replicates"]["hard_minus_easy"] = np.round(by["hard"][1:] - by["easy"][1:], 5).tolist()
     return out
 
 

@@ -1,18 +1,27 @@
-"""The seed study and the controls behind the headline of README.md (RESULTS.md has them all).
+"""The seed study, the controls and the fresh benchmark draws behind README.md (RESULTS.md has them all).
 
-    python study.py                      # seeds 0,1,2: the demo, the paper's recipe, 4 controls (~45 min, 2 cores)
+    python study.py                      # seeds 0,1,2: the demo, the paper's recipe, 4 controls (~60 min, 2 cores)
     python study.py --seeds=0 --only=ssd # just the demo for seed 0
+    python study.py --data_seeds=test,31,32,33 --seeds=0,1 --ssd_seeds=0,1 --only=ssd,paper,fixed_point
+                                         # the pre-registered protocol (RESULTS.md): fresh draws x base seeds x SSD seeds
     python study.py --summarize          # only rebuild out/study.md from the reports already there
     python study.py --out=out/bugs60 --data_dir=out/bugs60_data   # any other option goes to train.py
 
-For each seed it runs `python train.py --seed=S --out_dir=out/seedS` (pretrain, SSD, evaluate),
-then the paper's own recipe and the controls, which reuse that seed's base model and its evaluation:
+For each benchmark draw and base seed it runs `python train.py --seed=S` (pretrain, SSD, evaluate),
+then the paper's own recipe and the controls, which reuse that base model and its evaluation:
   paper         T_train 1.6, top-k 20, top-p 0.8, without the demo's min-p 0.3
   fixed_point   T_train 1.0, no truncation      the paper's fixed point: expect no gain
   trunc_only    T_train 1.0, top-k 20, top-p 0.8
   temp_only     T_train 1.6, no truncation
   stress        T_train 2.0, no truncation      the paper's stress test (much of it is gibberish)
-Then it writes out/study.md: best-vs-best pass@1 per seed, the mean and the spread, by difficulty.
+A draw is `test` (the committed data/, generator seed 1234: out/seedS) or a generator seed D
+(`data/benchmark.py --seed=D`, the committed split sizes: out/drawD/seedS). With --ssd_seeds every
+recipe runs once per SSD seed (--ssd_seed=X, run name RUN_sX) on the same base model.
+
+out/study.md gets one row per run (best-vs-best pass@1, the gain and its paired-bootstrap interval)
+and, per recipe, the pooled gain over all runs with a hierarchical bootstrap interval (draws, then
+base seeds, then SSD seeds, then test problems are resampled), and the split of the spread into
+draw, base-seed and SSD-seed parts.
 """
 import argparse
 import json
@@ -20,6 +29,8 @@ import os
 import statistics
 import subprocess
 import sys
+
+import numpy as np
 
 from evaluate import markdown_table
 
@@ -31,62 +42,182 @@ RUNS = {  # name: SSD settings (the demo's default recipe: T 1.6, top-k 20, top-
     "temp_only": ["--ssd_temperature=1.6", "--ssd_top_k=0", "--ssd_top_p=1.0", "--ssd_min_p=0"],
     "stress": ["--ssd_temperature=2.0", "--ssd_top_k=0", "--ssd_top_p=1.0", "--ssd_min_p=0"],
 }
+SPLIT_SIZES = ["--n_pretrain=6000", "--n_val=300", "--n_ssd=2000"]   # data/'s sizes; the test size is read from data/
 
 
-def summarize(out, seeds):
-    rows = []
-    for run in RUNS:
-        gains, cells, hard, easy, bad = [], [], [], [], []
+def draw_dirs(out, draw):
+    """(the draw's data folder, the folder under which its base seeds go)."""
+    if draw == "test":
+        return "data", out
+    return os.path.join(out, f"draw{draw}", "data"), os.path.join(out, f"draw{draw}")
+
+
+def run_name(run, ssd_seed):
+    return run if ssd_seed is None else f"{run}_s{ssd_seed}"
+
+
+def make_draw(out, draw):
+    """Generate a fresh benchmark draw (all four splits) unless it is there already."""
+    data, _ = draw_dirs(out, draw)
+    if draw == "test" or os.path.exists(os.path.join(data, "test.jsonl")):
+        return
+    n_test = sum(1 for _ in open(os.path.join("data", "test.jsonl")))
+    cmd = [sys.executable, "data/benchmark.py", f"--seed={draw}", *SPLIT_SIZES, f"--n_test={n_test}", f"--out={data}"]
+    print("$ " + " ".join(cmd[1:]), flush=True)
+    subprocess.run(cmd, check=True)
+
+
+def load_reports(out, draws, seeds, ssd_seeds, run):
+    """{(draw, seed, ssd_seed): report} for the runs of one recipe that exist."""
+    found = {}
+    for d in draws:
         for s in seeds:
-            path = os.path.join(out, f"seed{s}", f"{run}_report.json")
-            if not os.path.exists(path):
-                cells.append("-")
-                continue
-            r = json.load(open(path))
-            base, ssd = (max(r["sweeps"][n], key=lambda x: x["pass@1"]) for n in ("base", "SSD"))
-            gains.append(100 * (ssd["pass@1"] - base["pass@1"]))
-            hard.append(100 * (ssd["by_difficulty"]["hard"]["pass@1"] - base["by_difficulty"]["hard"]["pass@1"]))
-            easy.append(100 * (ssd["by_difficulty"]["easy"]["pass@1"] - base["by_difficulty"]["easy"]["pass@1"]))
-            bad.append(r["ssd_data"]["share_no_valid_code"] if r.get("ssd_data") else float("nan"))
-            cells.append(f"{base['pass@1']:.3f} ({base['temperature']:g}) -> {ssd['pass@1']:.3f} ({ssd['temperature']:g})")
-        if gains:
-            mean = lambda v: f"{statistics.mean(v):+.1f} pp"
-            rows.append([run, *cells, mean(gains), f"{min(gains):+.1f} .. {max(gains):+.1f}", mean(hard), mean(easy),
-                         f"{100 * statistics.mean(bad):.1f} %"])
-    header = ["run", *[f"seed {s}: base -> SSD (best T)" for s in seeds], "mean gain", "spread (min..max)",
-              "hard gain", "easy gain", "no valid code"]
-    text = ("pass@1 at each model's own best temperature (test split, 450 problems); gain = SSD - base in "
-            "percentage points; hard/easy gain at those same temperatures\n\n" + markdown_table(header, rows))
+            for x in ssd_seeds:
+                path = os.path.join(draw_dirs(out, d)[1], f"seed{s}", f"{run_name(run, x)}_report.json")
+                if os.path.exists(path):
+                    found[(d, s, x)] = json.load(open(path))
+    return found
+
+
+def gain(report, key="all"):
+    b = report["bootstrap"]
+    return b["best_vs_best"]["all"]["gain"] if key == "all" else b[key]["gain"]
+
+
+def pooled(reports, key="all", resamples=2000, seed=0):
+    """The mean gain over runs {(draw, seed, ssd_seed): report} and its 95 % interval by a
+    hierarchical bootstrap: draws are resampled, then base seeds within each draw, then SSD seeds
+    within each base, and each run's gain is replaced by one of its own problem-bootstrap
+    replicates (one replicate index per draw: its runs share their test problems). The interval
+    thus carries every source of noise: which benchmark, which base model, which SSD samples,
+    which test problems. Returns (mean, low, high)."""
+    rng = np.random.default_rng(seed)
+    tree = {}   # draw -> base seed -> [replicates of each SSD seed's run]
+    for (d, s, _), r in reports.items():
+        tree.setdefault(d, {}).setdefault(s, []).append(np.asarray(r["bootstrap"]["replicates"][key]))
+    n_rep = len(next(iter(reports.values()))["bootstrap"]["replicates"][key])
+    means = []
+    for _ in range(resamples):
+        leaves = []
+        for d in rng.choice(list(tree), len(tree)):
+            j, bases = rng.integers(n_rep), list(tree[d].values())
+            for b in rng.integers(len(bases), size=len(bases)):
+                leaves += [bases[b][x][j] for x in rng.integers(len(bases[b]), size=len(bases[b]))]
+        means.append(np.mean(leaves))
+    low, high = np.percentile(means, [2.5, 97.5])
+    return float(np.mean([gain(r, key) for r in reports.values()])), float(low), float(high)
+
+
+def variance_split(gains):
+    """Standard deviations (same unit as the gains) of the three nested sources of spread, from
+    {(draw, seed, ssd_seed): gain} with the same numbers of base and SSD seeds everywhere: the SSD
+    stage (SSD seeds of one base), the base model (base seeds of one draw) and the draw. Each
+    level's variance of means, less what the level below contributes to it (method of moments,
+    floored at 0). A level with a single member has no spread to measure: None."""
+    tree = {}
+    for (d, s, _), g in gains.items():
+        tree.setdefault(d, {}).setdefault(s, []).append(g)
+    var = lambda v: statistics.variance(v) if len(v) > 1 else None
+    n_ssd = min(len(x) for b in tree.values() for x in b.values())
+    n_base = min(len(b) for b in tree.values())
+    v_ssd = [var(x) for b in tree.values() for x in b.values()]
+    v_ssd = statistics.mean(v_ssd) if None not in v_ssd else None
+    v_base = [var([statistics.mean(x) for x in b.values()]) for b in tree.values()]
+    v_base = statistics.mean(v_base) if None not in v_base else None
+    v_draw = var([statistics.mean([statistics.mean(x) for x in b.values()]) for b in tree.values()])
+    if v_base is not None and v_ssd is not None:
+        v_base = max(0.0, v_base - v_ssd / n_ssd)
+    if v_draw is not None and v_base is not None:
+        v_draw = max(0.0, v_draw - v_base / n_base - (v_ssd or 0.0) / (n_base * n_ssd))
+    sd = lambda v: None if v is None else v ** 0.5
+    return {"draw": sd(v_draw), "base": sd(v_base), "ssd": sd(v_ssd)}
+
+
+def summarize(out, draws, seeds, ssd_seeds, runs=RUNS):
+    """Write out/study.md: the pooled table per recipe, then every run."""
+    ppt = lambda x: "-" if x is None else f"{100 * x:.1f}"
+    pooled_rows, run_rows, found = [], [], {}
+    for run in runs:
+        reports = load_reports(out, draws, seeds, ssd_seeds, run)
+        if not reports:
+            continue
+        found[run] = reports
+        m, lo, hi = pooled(reports)
+        hm = pooled(reports, "hard_minus_easy")
+        split = variance_split({k: gain(r) for k, r in reports.items()})
+        by_draw = [statistics.mean(gain(r) for (d, _, _), r in reports.items() if d == dd) for dd in draws
+                   if any(k[0] == dd for k in reports)]
+        eval_sd = statistics.mean(float(np.std(r["bootstrap"]["replicates"]["all"])) for r in reports.values())
+        bad = statistics.mean(r["ssd_data"]["share_no_valid_code"] for r in reports.values() if r.get("ssd_data"))
+        pooled_rows.append([run, len(reports), f"{100 * m:+.1f} ({100 * lo:+.1f} .. {100 * hi:+.1f})",
+                            " / ".join(f"{100 * g:+.1f}" for g in by_draw),
+                            f"{100 * hm[0]:+.1f} ({100 * hm[1]:+.1f} .. {100 * hm[2]:+.1f})",
+                            ppt(split["draw"]), ppt(split["base"]), ppt(split["ssd"]), ppt(eval_sd), f"{100 * bad:.1f} %"])
+        for (d, s, x), r in reports.items():
+            base, ssd = (max(r["sweeps"][n], key=lambda t: t["pass@1"]) for n in ("base", "SSD"))
+            ci = r["bootstrap"]["best_vs_best"]["all"]
+            run_rows.append([run, d, s, "-" if x is None else x,
+                             f"{base['pass@1']:.3f} ({base['temperature']:g}) -> {ssd['pass@1']:.3f} ({ssd['temperature']:g})",
+                             f"{100 * ci['gain']:+.1f} ({100 * ci['low']:+.1f} .. {100 * ci['high']:+.1f})"])
+    n_test = {len(next(iter(r.values()))["sweeps"]["base"][0]["per_problem"]) for r in found.values()}
+    text = (f"best-vs-best pass@1 gain (SSD - base, percentage points) on the test split of each draw "
+            f"({', '.join(map(str, sorted(n_test)))} problems); draws {', '.join(map(str, draws))}\n\n"
+            "Per recipe: mean over all runs with a hierarchical bootstrap 95 % interval (draws, base seeds, SSD "
+            "seeds and test problems resampled); the mean gain of each draw; hard gain - easy gain; the spread "
+            "split into standard deviations (pp) from the draw, the base seed, the SSD seed, and one run's "
+            "evaluation noise (bootstrap SD over test problems)\n\n"
+            + markdown_table(["run", "runs", "mean gain (95 % CI)", "per draw", "hard - easy (95 % CI)", "SD draw",
+                              "SD base", "SD SSD seed", "SD eval", "no valid code"], pooled_rows)
+            + "\n\nEvery run: base -> SSD pass@1 (each at its best T), gain with its paired-bootstrap 95 % interval\n\n"
+            + markdown_table(["run", "draw", "base seed", "SSD seed", "base -> SSD (best T)", "gain (95 % CI)"], run_rows))
     with open(os.path.join(out, "study.md"), "w") as f:
         f.write(text + "\n")
     print(text)
 
 
-def main():
+def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--seeds", default="0,1,2")
+    ap.add_argument("--seeds", default="0,1,2", help="base-model seeds")
+    ap.add_argument("--ssd_seeds", default="", help="SSD seeds per base (default: one, equal to the base seed)")
+    ap.add_argument("--data_seeds", default="test", help="benchmark draws: test (data/) and/or generator seeds")
     ap.add_argument("--only", default=",".join(RUNS), help=f"comma-separated subset of {','.join(RUNS)}")
     ap.add_argument("--out", default="out")
     ap.add_argument("--summarize", action="store_true", help="do not train, only rebuild the table")
     ap.add_argument("--redo", action="store_true", help="rerun runs whose report already exists (default: skip them, "
                     "so an interrupted study picks up where it stopped)")
-    args, extra = ap.parse_known_args()   # anything else goes to train.py
-    seeds = [int(s) for s in args.seeds.split(",")]
+    args, extra = ap.parse_known_args(argv)   # anything else goes to train.py
+    try:
+        seeds = [int(s) for s in args.seeds.split(",")]
+        ssd_seeds = [int(s) for s in args.ssd_seeds.split(",")] if args.ssd_seeds else [None]
+        draws = [d if d == "test" else int(d) for d in args.data_seeds.split(",")]
+    except ValueError:
+        ap.error("--seeds, --ssd_seeds and --data_seeds take comma-separated integers (and `test` for --data_seeds)")
+    if {1234, 7} & set(draws):
+        ap.error("seed 1234 is the committed test split (say `test`) and 7 the development benchmark: not fresh draws")
     runs = args.only.split(",")
     if not set(runs) <= set(RUNS):
         ap.error(f"--only takes names from {', '.join(RUNS)}")
     if not args.summarize:
-        for s in seeds:
-            for run in runs:
-                report = os.path.join(args.out, f"seed{s}", f"{run}_report.json")
-                if os.path.exists(report) and not args.redo:
-                    print(f"{report} exists: skipped (--redo reruns it)", flush=True)
-                    continue
-                cmd = [sys.executable, "train.py", f"--seed={s}", f"--out_dir={os.path.join(args.out, f'seed{s}')}",
-                       f"--run={run}", *RUNS[run], *extra] + ([] if run == "ssd" else ["--stage=ssd"])
-                print("$ " + " ".join(cmd[1:]), flush=True)
-                subprocess.run(cmd, check=True)
-    summarize(args.out, seeds)
+        for d in draws:
+            make_draw(args.out, d)
+            data, home = draw_dirs(args.out, d)
+            for s in seeds:
+                first = True   # the first run of a base model trains it (or reuses a finished one)
+                for run in runs:
+                    for x in ssd_seeds:
+                        name = run_name(run, x)
+                        report = os.path.join(home, f"seed{s}", f"{name}_report.json")
+                        if os.path.exists(report) and not args.redo:
+                            print(f"{report} exists: skipped (--redo reruns it)", flush=True)
+                            continue
+                        cmd = [sys.executable, "train.py", f"--seed={s}", f"--out_dir={os.path.join(home, f'seed{s}')}",
+                               f"--run={name}", *RUNS[run], *extra] + ([] if first else ["--stage=ssd"])
+                        cmd += [] if x is None else [f"--ssd_seed={x}"]
+                        cmd += [] if d == "test" else [f"--data_dir={data}"]
+                        print("$ " + " ".join(cmd[1:]), flush=True)
+                        subprocess.run(cmd, check=True)
+                        first = False
+    summarize(args.out, draws, seeds, ssd_seeds, [r for r in RUNS if r in runs])
 
 
 if __name__ == "__main__":

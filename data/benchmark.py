@@ -406,7 +406,7 @@ def main():
     ap.add_argument("--n_pretrain", type=int, default=6000)
     ap.add_argument("--n_val", type=int, default=300)
     ap.add_argument("--n_ssd", type=int, default=2000)
-    ap.add_argument("--n_test", type=int, default=450)
+    ap.add_argument("--n_test", type=int, default=900)
     ap.add_argument("--bug_rate", type=float, default=BUG_RATE, help="share of training solutions with one bug")
     ap.add_argument("--idiom_rate", type=float, default=IDIOM_RATE,
                     help="share of training solutions using the wrong skip-xs[0] idiom")

@@ -19,7 +19,7 @@ def files():
 
 
 def default_args(**kw):
-    a = dict(seed=1234, n_pretrain=6000, n_val=300, n_ssd=2000, n_test=450, bug_rate=benchmark.BUG_RATE, idiom_rate=benchmark.IDIOM_RATE)
+    a = dict(seed=1234, n_pretrain=6000, n_val=300, n_ssd=2000, n_test=900, bug_rate=benchmark.BUG_RATE, idiom_rate=benchmark.IDIOM_RATE)
     a.update(kw)
     return argparse.Namespace(**a)
 
@@ -58,7 +58,7 @@ def test_regeneration_is_byte_identical_to_the_committed_files(tmp_path):
 
 
 def test_committed_files_have_the_documented_sizes(files):
-    assert {s: len(r) for s, r in files.items()} == {"pretrain": 6000, "val": 300, "ssd": 2000, "test": 450}
+    assert {s: len(r) for s, r in files.items()} == {"pretrain": 6000, "val": 300, "ssd": 2000, "test": 900}
 
 
 def test_every_problem_has_the_humaneval_schema_plus_difficulty_and_style(files):

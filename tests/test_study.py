@@ -1,0 +1,42 @@
+"""study.py's pooling over benchmark draws, base seeds and SSD seeds, on hand-made numbers."""
+import pytest
+
+import study
+
+
+def report(g, replicates):
+    return {"bootstrap": {"best_vs_best": {"all": {"gain": g}}, "replicates": {"all": replicates}}}
+
+
+def test_the_spread_splits_into_ssd_seed_base_seed_and_draw_parts():
+    # draw A: base 0 -> SSD seeds give 1, 3; base 1 -> 5, 7. Draw B: 2, 4 and 6, 8.
+    # SSD part: variance within each base = 2 everywhere. Base part: base means (2, 6) and (3, 7)
+    # have variance 8, less 2 / 2 from the SSD seeds = 7. Draw part: draw means 4 and 5 have variance
+    # 0.5, less 7 / 2 and 2 / 4: below 0, so 0.
+    gains = {("A", 0, 0): 1, ("A", 0, 1): 3, ("A", 1, 0): 5, ("A", 1, 1): 7,
+             ("B", 0, 0): 2, ("B", 0, 1): 4, ("B", 1, 0): 6, ("B", 1, 1): 8}
+    split = study.variance_split(gains)
+    assert split["ssd"] == pytest.approx(2 ** 0.5) and split["base"] == pytest.approx(7 ** 0.5)
+    assert split["draw"] == 0.0
+
+
+def test_a_level_with_one_member_has_no_spread_to_report():
+    split = study.variance_split({("test", 0, None): 0.05, ("test", 1, None): 0.07})
+    assert split["ssd"] is None and split["draw"] is None
+    assert split["base"] == pytest.approx(0.02 / 2 ** 0.5)   # sd of (0.05, 0.07)
+
+
+def test_runs_that_all_agree_pool_to_a_point():
+    reports = {(d, s, x): report(0.04, [0.04] * 10) for d in (31, 32) for s in (0, 1) for x in (0, 1)}
+    assert study.pooled(reports) == pytest.approx((0.04, 0.04, 0.04))
+
+
+def test_one_run_pools_to_its_own_problem_bootstrap():
+    mean, low, high = study.pooled({(31, 0, 0): report(0.5, [0.0, 1.0])})
+    assert (mean, low, high) == (0.5, 0.0, 1.0)
+
+
+def test_the_committed_test_split_and_the_development_seed_are_not_fresh_draws():
+    for bad in ("7", "1234"):
+        with pytest.raises(SystemExit):
+            study.main([f"--data_seeds={bad}", "--summarize"])
