@@ -159,6 +159,16 @@ def summarize(out, draws, seeds, ssd_seeds, runs=RUNS):
             run_rows.append([run, d, s, "-" if x is None else x,
                              f"{base['pass@1']:.3f} ({base['temperature']:g}) -> {ssd['pass@1']:.3f} ({ssd['temperature']:g})",
                              f"{100 * ci['gain']:+.1f} ({100 * ci['low']:+.1f} .. {100 * ci['high']:+.1f})"])
+    diff_rows = []
+    for a, b in (("ssd", "paper"), ("ssd", "fixed_point"), ("paper", "fixed_point")):
+        both = set(found.get(a, {})) & set(found.get(b, {}))
+        if both:   # same base, SSD seed and test problems: the difference of their gains, paired
+            delta = {k: {"bootstrap": {"best_vs_best": {"all": {"gain": gain(found[a][k]) - gain(found[b][k])}},
+                                       "replicates": {"all": np.subtract(found[a][k]["bootstrap"]["replicates"]["all"],
+                                                                         found[b][k]["bootstrap"]["replicates"]["all"])}}}
+                     for k in both}
+            m, lo, hi = pooled(delta)
+            diff_rows.append([f"{a} - {b}", len(both), f"{100 * m:+.1f} ({100 * lo:+.1f} .. {100 * hi:+.1f})"])
     n_test = {len(next(iter(r.values()))["sweeps"]["base"][0]["per_problem"]) for r in found.values()}
     text = (f"best-vs-best pass@1 gain (SSD - base, percentage points) on the test split of each draw "
             f"({', '.join(map(str, sorted(n_test)))} problems); draws {', '.join(map(str, draws))}\n\n"
@@ -168,6 +178,8 @@ def summarize(out, draws, seeds, ssd_seeds, runs=RUNS):
             "evaluation noise (bootstrap SD over test problems)\n\n"
             + markdown_table(["run", "runs", "mean gain (95 % CI)", "per draw", "hard - easy (95 % CI)", "SD draw",
                               "SD base", "SD SSD seed", "SD eval", "no valid code"], pooled_rows)
+            + ("\n\nOne recipe against another on the same runs (gain difference, pp, same hierarchical bootstrap)\n\n"
+               + markdown_table(["recipes", "runs", "difference (95 % CI)"], diff_rows) if diff_rows else "")
             + "\n\nEvery run: base -> SSD pass@1 (each at its best T), gain with its paired-bootstrap 95 % interval\n\n"
             + markdown_table(["run", "draw", "base seed", "SSD seed", "base -> SSD (best T)", "gain (95 % CI)"], run_rows))
     with open(os.path.join(out, "study.md"), "w") as f:

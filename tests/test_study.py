@@ -40,3 +40,25 @@ def test_the_committed_test_split_and_the_development_seed_are_not_fresh_draws()
     for bad in ("7", "1234"):
         with pytest.raises(SystemExit):
             study.main([f"--data_seeds={bad}", "--summarize"])
+
+
+def test_the_summary_pools_every_run_and_compares_recipes_on_the_same_runs(tmp_path):
+    import json
+    for d in (31, 32):
+        for s in (0, 1):
+            for run, g in (("ssd", 0.06), ("paper", 0.04)):
+                for x in (0, 1):
+                    r = report(g, [g] * 10)
+                    r["bootstrap"]["best_vs_best"]["all"].update(low=g, high=g)
+                    r["bootstrap"]["hard_minus_easy"] = {"gain": 0.01}
+                    r["bootstrap"]["replicates"]["hard_minus_easy"] = [0.01] * 10
+                    r["sweeps"] = {m: [{"temperature": 0.7, "pass@1": p, "per_problem": {"t/0": {}}}]
+                                   for m, p in (("base", 0.4), ("SSD", 0.4 + g))}
+                    r["ssd_data"] = {"share_no_valid_code": 0.0}
+                    folder = tmp_path / f"draw{d}" / f"seed{s}"
+                    folder.mkdir(parents=True, exist_ok=True)
+                    (folder / f"{run}_s{x}_report.json").write_text(json.dumps(r))
+    study.main([f"--out={tmp_path}", "--data_seeds=31,32", "--seeds=0,1", "--ssd_seeds=0,1", "--summarize"])
+    text = (tmp_path / "study.md").read_text()
+    assert "| ssd | 8 | +6.0 (+6.0 .. +6.0) | +6.0 / +6.0 | +1.0 (+1.0 .. +1.0) |" in text
+    assert "| ssd - paper | 8 | +2.0 (+2.0 .. +2.0) |" in text
