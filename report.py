@@ -72,6 +72,35 @@ def paired_bootstrap(sweeps, difficulty, resamples=2000, seed=0):
     return out
 
 
+def line_chart(series, height=10, width=44, marks="ox+"):
+    """A text line chart of pass@1 against temperature, as lines: series {name: [(T, pass@1)]};
+    each series has its marker at its points and dots between them (# where two meet)."""
+    pts = [p for ps in series.values() for p in ps]
+    x0, x1 = min(x for x, _ in pts), max(x for x, _ in pts)
+    y0, y1 = min(y for _, y in pts), max(y for _, y in pts)
+    col = lambda x: round((x - x0) / ((x1 - x0) or 1) * (width - 1))
+    row = lambda y: round((y1 - y) / ((y1 - y0) or 1) * (height - 1))
+    grid = [[" "] * width for _ in range(height)]
+    for mark, ps in zip(marks, series.values()):
+        for (xa, ya), (xb, yb) in zip(ps, ps[1:]):       # dots along each segment first...
+            for c in range(col(xa) + 1, col(xb)):
+                r = row(ya + (yb - ya) * (c - col(xa)) / (col(xb) - col(xa)))
+                grid[r][c] = "." if grid[r][c] == " " else grid[r][c]
+        for x, y in ps:                                  # ...then the points on top
+            r, c = row(y), col(x)
+            grid[r][c] = mark if grid[r][c] in " ." else "#"
+    label = lambda r: f"{y1 - r * (y1 - y0) / ((height - 1) or 1):.2f}" if r in (0, height - 1) else ""
+    lines = [f"{label(r):>6} |{''.join(g).rstrip()}" for r, g in enumerate(grid)]
+    ticks = [" "] * (width + 6)
+    for x, _ in next(iter(series.values())):
+        for i, ch in enumerate(f"{x:g}"):
+            if col(x) + i < width + 6:
+                ticks[col(x) + i] = ch
+    lines += ["       +" + "-" * width, "        " + "".join(ticks).rstrip() + "   T_eval",
+              "        " + "   ".join(f"{m} {name}" for m, name in zip(marks, series)) + "   (pass@1)"]
+    return lines
+
+
 def pp(x):
     """'+8.1 (95 % CI +5.9 .. +10.3)' from a {gain, low, high} of paired_bootstrap, in points."""
     return f"{100 * x['gain']:+.1f} (95 % CI {100 * x['low']:+.1f} .. {100 * x['high']:+.1f})"
@@ -112,7 +141,8 @@ def comparison_table(sweeps, ks=(1, 5), ci=None):
     for i, r0 in enumerate(sweeps[names[0]]):
         cells = [f"{sweeps[n][i][f'pass@{k}']:.3f}" + ("*" if k == 1 and sweeps[n][i] is best[n] else "") for n, k in cols]
         rows.append([f"{r0['temperature']:g}", *cells])
-    lines = [evaluate.markdown_table(["T", *[f"{n} pass@{k}" for n, k in cols]], rows)]
+    lines = [evaluate.markdown_table(["T", *[f"{n} pass@{k}" for n, k in cols]], rows), ""]
+    lines += line_chart({n: [(r["temperature"], r["pass@1"]) for r in sweeps[n]] for n in names})
     diffs = list(best[names[0]]["by_difficulty"])
     cell = lambda s: " / ".join(f"{s[f'pass@{k}']:.3f}" for k in ks)
     at_best = [[n, f"{best[n]['temperature']:g}", cell(best[n]), *[cell(best[n]["by_difficulty"][d]) for d in diffs]]

@@ -2,7 +2,7 @@
 work out by hand: resampling 2 problems gives 3 distinct outcomes with chances 1/4, 1/2, 1/4."""
 import pytest
 
-from report import comparison_table, paired_bootstrap, pp
+from report import comparison_table, line_chart, paired_bootstrap, pp
 
 
 def sweep(temps_to_passes, n=5):
@@ -56,3 +56,12 @@ def test_the_report_ends_with_the_gain_and_its_interval():
     text = comparison_table(sweeps, ks=(1,), ci=paired_bootstrap(sweeps, SAME, resamples=4000))
     assert text.splitlines()[-1] == "best-vs-best pass@1: SSD 1.000 - base 0.500 = +50.0 pp (95 % CI +0.0 .. +100.0)"
     assert pp({"gain": 0.081, "low": 0.059, "high": 0.103}) == "+8.1 (95 % CI +5.9 .. +10.3)"
+
+
+def test_the_temperature_chart_puts_each_point_where_its_numbers_say():
+    # x: T 0 -> column 0, T 1 -> column 3 (width 4); y: 0.5 -> row 0, 0.1 -> row 4 (0.1 per row).
+    # base's segment at columns 1, 2: y 0.233, 0.367 -> rows 2.67, 1.33 -> 3, 1; SSD's (to 0.3 at
+    # row 2): y 0.167, 0.233 -> rows 3.33, 2.67 -> 3, 3. Both start at (0, 0.1): "#".
+    lines = line_chart({"base": [(0.0, 0.1), (1.0, 0.5)], "SSD": [(0.0, 0.1), (1.0, 0.3)]}, height=5, width=4)
+    assert lines[:5] == ["  0.50 |   o", "       |  .", "       |   x", "       | ..", "  0.10 |#"]
+    assert lines[6].split() == ["0", "1", "T_eval"] and "o base" in lines[7] and "x SSD" in lines[7]
