@@ -72,9 +72,10 @@ def paired_bootstrap(sweeps, difficulty, resamples=2000, seed=0):
     return out
 
 
-def line_chart(series, height=10, width=44, marks="ox+"):
-    """A text line chart of pass@1 against temperature, as lines: series {name: [(T, pass@1)]};
-    each series has its marker at its points and dots between them (# where two meet)."""
+def line_chart(series, height=10, width=44, marks="ox+*", xlabel="T_eval", ylabel="pass@1"):
+    """A text line chart, as lines: series {name: [(x, y)]} (by default pass@1 against the
+    evaluation temperature); each series has its marker at its points and dots between them
+    (# where two meet)."""
     pts = [p for ps in series.values() for p in ps]
     x0, x1 = min(x for x, _ in pts), max(x for x, _ in pts)
     y0, y1 = min(y for _, y in pts), max(y for _, y in pts)
@@ -96,8 +97,8 @@ def line_chart(series, height=10, width=44, marks="ox+"):
         for i, ch in enumerate(f"{x:g}"):
             if col(x) + i < width + 6:
                 ticks[col(x) + i] = ch
-    lines += ["       +" + "-" * width, "        " + "".join(ticks).rstrip() + "   T_eval",
-              "        " + "   ".join(f"{m} {name}" for m, name in zip(marks, series)) + "   (pass@1)"]
+    lines += ["       +" + "-" * width, "        " + "".join(ticks).rstrip() + f"   {xlabel}",
+              "        " + "   ".join(f"{m} {name}" for m, name in zip(marks, series)) + f"   ({ylabel})"]
     return lines
 
 

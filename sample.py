@@ -299,17 +299,40 @@ def show_forks(models, problems, args, enc):
                "tail_beyond_top20_at_locks": (1 - top[locks, :20].sum(-1)).mean().item(),
                "fork_entropy": H[name][forks].mean().item(),
                "p_base_favourite_at_forks": lp.gather(-1, favourite)[forks].exp().mean().item()}
-        for t in (0.5, 0.7, 1.0, 1.3, 1.6):
-            kept = process_logits(lp, t, args.top_k, args.top_p) > float("-inf")
-            row[f"kept_at_locks_T{t:g}"] = kept[locks].sum(-1).float().mean().item()
-            row[f"kept_at_forks_T{t:g}"] = kept[forks].sum(-1).float().mean().item()
+        for r in (1, 2, 3, 5, 10):
+            row[f"top{r}_mass_at_forks"] = top[forks, :r].sum(-1).mean().item()
+        for t in TEMPS_FORKS:
+            final = process_logits(lp, t, args.top_k, args.top_p)
+            kept, h = final > float("-inf"), entropy_bits(F.softmax(final, -1))
+            for where, at in (("locks", locks), ("forks", forks)):
+                row[f"kept_at_{where}_T{t:g}"] = kept[at].sum(-1).float().mean().item()
+                row[f"entropy_at_{where}_T{t:g}"] = h[at].mean().item()
         out[name] = row
     print(f"\nlocks = positions where {base} has < {LOCK_BITS} bits ({locks.float().mean():.1%}), forks = > {FORK_BITS} bits "
           f"({forks.float().mean():.1%}); kept = tokens surviving top-k {args.top_k or 'off'} / top-p {args.top_p:g}")
     print("  " + " " * 30 + "".join(f"{n:>14}" for n in models))
     for key in out[base]:
         print(f"  {key:<30}" + "".join(f"{out[n][key]:>14.4f}" for n in models))
+    fork_charts(out, models)
     return out
+
+
+TEMPS_FORKS = (0.5, 0.7, 1.0, 1.3, 1.6)
+
+
+def fork_charts(out, models):
+    """The table's rows as the paper's Fig. 6 panels: probability mass of the top r tokens at forks
+    against r, then tokens surviving truncation and entropy after it against T_eval."""
+    from report import line_chart
+    names = list(models)[:2]
+    curve = lambda n, key: [(t, out[n][key.format(t=f"{t:g}")]) for t in TEMPS_FORKS]
+    print("\nThe same as charts (the paper's Fig. 6):")
+    print("\n".join(line_chart({n: [(r, out[n][f"top{r}_mass_at_forks"]) for r in (1, 2, 3, 5, 10)] for n in names},
+                               height=8, xlabel="rank r", ylabel="probability of the top r tokens, at forks")))
+    print("\n".join(line_chart({n: curve(n, "kept_at_forks_T{t}") for n in names}, height=8,
+                               ylabel="tokens surviving truncation, at forks")))
+    print("\n".join(line_chart({f"{n} {w}": curve(n, f"entropy_at_{w}_T{{t}}") for w in ("forks", "locks") for n in names},
+                               height=8, ylabel="entropy after truncation, bits")))
 
 
 def column_names(paths):

@@ -218,7 +218,7 @@ class LocksAndForks(torch.nn.Module):
         return logits, None
 
 
-def test_show_forks_measures_lock_tails_fork_entropy_and_surviving_tokens():
+def test_show_forks_measures_lock_tails_fork_entropy_and_surviving_tokens(capsys):
     from types import SimpleNamespace
     from data.tokenizer import get_tokenizer
     enc = get_tokenizer()
@@ -236,6 +236,15 @@ def test_show_forks_measures_lock_tails_fork_entropy_and_surviving_tokens():
     # 0.97^(1/1.3) / (0.97^(1/1.3) + 3 * 0.01^(1/1.3)) = 0.919, and 0.919 + 0.027 < 0.95: three survive
     assert base["kept_at_locks_T1"] == 1 and base["kept_at_locks_T1.3"] == 3
     assert base["kept_at_forks_T1"] == 4 and sharp["kept_at_locks_T1.6"] == 1
+    # after truncation at T 1: a lock keeps one token (0 bits), a fork its four equal ones (2 bits);
+    # the top 1 / top 3 of a fork hold 1/4 and 3/4 of its mass
+    assert base["entropy_at_locks_T1"] == pytest.approx(0, abs=1e-6)
+    assert base["entropy_at_forks_T1"] == pytest.approx(2.0, abs=1e-5)
+    assert (base["top1_mass_at_forks"], base["top3_mass_at_forks"]) == pytest.approx((0.25, 0.75), abs=1e-6)
+    shown = capsys.readouterr().out
+    for label in ("rank r", "probability of the top r tokens, at forks",
+                  "tokens surviving truncation, at forks", "entropy after truncation, bits"):
+        assert label in shown
 
 
 def test_checkpoints_with_the_same_file_name_get_their_folder_in_the_column_name():
