@@ -72,10 +72,10 @@ def paired_bootstrap(sweeps, difficulty, resamples=2000, seed=0):
     return out
 
 
-def line_chart(series, height=10, width=44, marks="ox+*", xlabel="T_eval", ylabel="pass@1"):
+def line_chart(series, height=10, width=44, marks="ox+*", xlabel="T_eval", ylabel="pass@1", join=True):
     """A text line chart, as lines: series {name: [(x, y)]} (by default pass@1 against the
-    evaluation temperature); each series has its marker at its points and dots between them
-    (# where two meet)."""
+    evaluation temperature); each series has its marker at its points and, with join, dots
+    between them (# where two meet). The x ticks are the first series' x values."""
     pts = [p for ps in series.values() for p in ps]
     x0, x1 = min(x for x, _ in pts), max(x for x, _ in pts)
     y0, y1 = min(y for _, y in pts), max(y for _, y in pts)
@@ -83,7 +83,7 @@ def line_chart(series, height=10, width=44, marks="ox+*", xlabel="T_eval", ylabe
     row = lambda y: round((y1 - y) / ((y1 - y0) or 1) * (height - 1))
     grid = [[" "] * width for _ in range(height)]
     for mark, ps in zip(marks, series.values()):
-        for (xa, ya), (xb, yb) in zip(ps, ps[1:]):       # dots along each segment first...
+        for (xa, ya), (xb, yb) in zip(ps, ps[1:]) if join else ():   # dots along each segment first...
             for c in range(col(xa) + 1, col(xb)):
                 r = row(ya + (yb - ya) * (c - col(xa)) / (col(xb) - col(xa)))
                 grid[r][c] = "." if grid[r][c] == " " else grid[r][c]

@@ -1,0 +1,149 @@
+"""The SSD atlas: the paper's T_train x T_eval grid on our model, beside the toy's.
+
+    python atlas.py --grid               # one base, 12 SSD models, 8 eval temperatures (~50 min, 2 cores: estimated)
+    python atlas.py --grid --summarize   # only redraw out/atlas/grid.md from the reports there
+    python atlas.py --toy                # the toy's analytic grid alone (instant)
+
+The grid: one base model (seed 0, out/atlas/base.pt); T_train in 0.6, 0.8, 1.0, 1.2, 1.6, 2.0,
+each once without truncation and once with our recipe's truncation (top-k 20, top-p 0.8, min-p
+0.3); every SSD model, and the base, evaluated at T_eval 0.2, 0.4, ..., 1.6 (`train.py --stage=ssd`,
+the base's sweep cached). It prints pass@1 as heatmaps (T_train rows, T_eval columns, the best cell
+marked *), then every cell against T_eff = T_train x T_eval with a quadratic fit and its R² (the
+paper: R² 0.75, a peak near T_eff 1.2 without truncation), and the toy's exact grid in the same
+layout (fsm.py's analytic student: SFT on infinitely many samples, evaluated with top-p 0.8).
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+
+T_TRAIN = (0.6, 0.8, 1.0, 1.2, 1.6, 2.0)
+T_EVAL = (0.2, 0.4, 0.6, 0.8, 1.0, 1.2, 1.4, 1.6)
+TRUNCATION = {"none": ["--ssd_top_k=0", "--ssd_top_p=1", "--ssd_min_p=0"], "ours": []}   # ours = the defaults
+SHADES = " .:-=+*#%@"
+
+
+def heatmap(title, rows, cols, cell):
+    """Lines: a table of cell(r, c) (a number in 0..1, or None) with a shade character per cell,
+    darker = higher relative to the table's range, and * at the table's best cell."""
+    values = [v for r in rows for c in cols if (v := cell(r, c)) is not None]
+    lo, hi = min(values), max(values)
+    best = max((cell(r, c), r, c) for r in rows for c in cols if cell(r, c) is not None)
+    shade = lambda v: SHADES[round((v - lo) / ((hi - lo) or 1) * (len(SHADES) - 1))]
+    lines = [title, "T_train \\ T_eval " + "".join(f"{c:>8g} " for c in cols)]
+    for r in rows:
+        cells = []
+        for c in cols:
+            v = cell(r, c)
+            cells.append("       -" if v is None else f"  {shade(v)}{v:.3f}{'*' if (v, r, c) == best else ' '}")
+        lines.append(f"{r!s:>16} " + "".join(cells))
+    return lines
+
+
+def quadratic_fit(x, y):
+    """(coefficients c2, c1, c0 of y = c2 x² + c1 x + c0, R², the x of the peak or None)."""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    coef = np.polyfit(x, y, 2)
+    resid = y - np.polyval(coef, x)
+    r2 = 1 - (resid ** 2).sum() / ((y - y.mean()) ** 2).sum()
+    return coef, float(r2), (float(-coef[1] / (2 * coef[0])) if coef[0] < 0 else None)
+
+
+def toy_grid(truncation):
+    """{(T_train, T_eval): exact success} of fsm.py's analytic student, evaluated with top-p 0.8."""
+    import fsm
+    probs = fsm.teacher()
+    k, p = (20, 0.8) if truncation == "ours" else (0, 1.0)   # the toy has 16 tokens: top-k 20 keeps all
+    return {(tt, te): fsm.success(fsm.decode(fsm.analytic_student(probs, tt, k, p), te, top_p=0.8))
+            for tt in T_TRAIN for te in T_EVAL}
+
+
+def run_grid(out, extra):
+    base = ["--seed=0", f"--out_dir={out}", f"--eval_temperatures={','.join(map(str, T_EVAL))}", *extra]
+    first = True
+    for trunc, flags in TRUNCATION.items():
+        for tt in T_TRAIN:
+            name = f"grid_T{tt:g}_{trunc}"
+            if os.path.exists(os.path.join(out, f"{name}_report.json")):
+                print(f"{name} exists: skipped", flush=True)
+                continue
+            cmd = [sys.executable, "train.py", *base, f"--run={name}", f"--ssd_temperature={tt}", *flags]
+            cmd += [] if first else ["--stage=ssd"]
+            print("$ " + " ".join(cmd[1:]), flush=True)
+            subprocess.run(cmd, check=True)
+            first = False
+
+
+def summarize_grid(out):
+    lines, reports = [], {}
+    for trunc in TRUNCATION:
+        for tt in T_TRAIN:
+            path = os.path.join(out, f"grid_T{tt:g}_{trunc}_report.json")
+            if os.path.exists(path):
+                reports[(trunc, tt)] = json.load(open(path))
+    if not reports:
+        raise SystemExit(f"error: no grid reports in {out} (run `python atlas.py --grid` first)")
+    any_report = next(iter(reports.values()))
+    base = {r["temperature"]: r["pass@1"] for r in any_report["sweeps"]["base"]}
+    for trunc in TRUNCATION:
+        at = lambda tt, te: next((s["pass@1"] for s in reports[(trunc, tt)]["sweeps"]["SSD"] if s["temperature"] == te),
+                                 None) if (trunc, tt) in reports else None
+        rows = ["base", *T_TRAIN]
+        cell = lambda r, c: base.get(c) if r == "base" else at(r, c)
+        lines += heatmap(f"\npass@1, SSD {'without truncation' if trunc == 'none' else 'with our truncation'} "
+                         f"(row base: the base model)", rows, T_EVAL, cell)
+        pts = [(tt * te, at(tt, te)) for tt in T_TRAIN for te in T_EVAL if at(tt, te) is not None]
+        if len(pts) >= 4:
+            (c2, c1, c0), r2, peak = quadratic_fit(*zip(*pts))
+            lines.append(f"  against T_eff = T_train x T_eval: pass@1 = {c2:.3f} T_eff² {c1:+.3f} T_eff {c0:+.3f}, "
+                         f"R² {r2:.2f}" + (f", peak at T_eff {peak:.2f}" if peak else ", no peak (not concave)"))
+            from report import line_chart
+            lines += ["  " + l for l in line_chart({"cells": sorted(pts)}, height=8, xlabel="T_eff", join=False)]
+        best = max(((s["pass@1"], tt, s["temperature"]) for (t, tt), r in reports.items() if t == trunc
+                    for s in r["sweeps"]["SSD"]), default=None)
+        if best:
+            ci = reports[(trunc, best[1])]["bootstrap"]["best_vs_best"]["all"]
+            lines.append(f"  best cell T_train {best[1]:g}, T_eval {best[2]:g}: pass@1 {best[0]:.3f}; that model's "
+                         f"best-vs-best gain over the base {100 * ci['gain']:+.1f} pp "
+                         f"({100 * ci['low']:+.1f} .. {100 * ci['high']:+.1f})")
+    return lines
+
+
+def toy_lines():
+    lines = []
+    for trunc in TRUNCATION:
+        g = toy_grid(trunc)
+        lines += heatmap(f"\nthe toy (fsm.py, exact), SSD {'without truncation' if trunc == 'none' else 'with top-p 0.8'}"
+                         f", evaluated with top-p 0.8", list(T_TRAIN), T_EVAL, lambda r, c: g[(r, c)])
+        (c2, c1, c0), r2, peak = quadratic_fit([tt * te for tt, te in g], list(g.values()))
+        lines.append(f"  against T_eff: R² {r2:.2f}" + (f", peak at T_eff {peak:.2f}" if peak else ""))
+    return lines
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--grid", action="store_true", help="the T_train x T_eval grid on our model")
+    ap.add_argument("--toy", action="store_true", help="only the toy's grid")
+    ap.add_argument("--out", default="out/atlas")
+    ap.add_argument("--summarize", action="store_true", help="do not train, only redraw from the reports")
+    args, extra = ap.parse_known_args(argv)   # anything else goes to train.py
+    if not (args.grid or args.toy):
+        ap.error("say what to run: --grid or --toy")
+    lines = []
+    if args.grid:
+        if not args.summarize:
+            run_grid(args.out, extra)
+        lines += summarize_grid(args.out)
+    lines += toy_lines()
+    text = "\n".join(lines)
+    print(text)
+    if args.grid:
+        with open(os.path.join(args.out, "grid.md"), "w") as f:
+            f.write("```\n" + text + "\n```\n")
+
+
+if __name__ == "__main__":
+    main()
