@@ -3,6 +3,7 @@
     python atlas.py --grid               # one base, 12 SSD models, 8 eval temperatures (~50 min, 2 cores: estimated)
     python atlas.py --grid --summarize   # only redraw out/atlas/grid.md from the reports there
     python atlas.py --toy                # the toy's analytic grid alone (instant)
+    python atlas.py --questions=samples,rounds,data,epochs,online   # the paper's open questions (not yet timed)
 
 The grid: one base model (seed 0, out/atlas/base.pt); T_train in 0.6, 0.8, 1.0, 1.2, 1.6, 2.0,
 each once without truncation and once with our recipe's truncation (top-k 20, top-p 0.8, min-p
@@ -11,6 +12,15 @@ the base's sweep cached). It prints pass@1 as heatmaps (T_train rows, T_eval col
 marked *), then every cell against T_eff = T_train x T_eval with a quadratic fit and its R² (the
 paper: R² 0.75, a peak near T_eff 1.2 without truncation), and the toy's exact grid in the same
 layout (fsm.py's analytic student: SFT on infinitely many samples, evaluated with top-p 0.8).
+
+The questions the paper left open, each as variants of our recipe on the base models of the
+committed split's study (`python study.py --seeds=0,1 --ssd_seeds=0,1`, out/seedS), every gain with
+its interval pooled over the base seeds, and the difference to the one-sample recipe paired:
+  samples   2 or 4 samples per prompt, at the same prompts and at the same total (fewer prompts)
+  rounds    SSD from the SSD model, twice (does it keep gaining, plateau or collapse?)
+  data      250 .. 4,000 SSD prompts (a 4,000-prompt SSD split from the same generator)
+  epochs    1, 2, 4, 8 epochs of fine-tuning
+  online    every batch sampled from the model being trained instead of the frozen base
 """
 import argparse
 import json
@@ -24,6 +34,15 @@ T_TRAIN = (0.6, 0.8, 1.0, 1.2, 1.6, 2.0)
 T_EVAL = (0.2, 0.4, 0.6, 0.8, 1.0, 1.2, 1.4, 1.6)
 TRUNCATION = {"none": ["--ssd_top_k=0", "--ssd_top_p=1", "--ssd_min_p=0"], "ours": []}   # ours = the defaults
 SHADES = " .:-=+*#%@"
+BIG_SSD = ["--data_sizes=6000,300,4000,900"]   # the same generator: the first 2,000 SSD prompts are data/'s
+QUESTIONS = {   # question: [(run name, train.py flags on top of our recipe)]; ssd_s0 is the reference run
+    "samples": [("n2", ["--ssd_n=2"]), ("n4", ["--ssd_n=4"]), ("n2_same_total", ["--ssd_n=2", "--ssd_prompts=1000"]),
+                ("n4_same_total", ["--ssd_n=4", "--ssd_prompts=500"])],
+    "rounds": [("round2", ["--ssd_from=ssd_s0"]), ("round3", ["--ssd_from=round2"])],
+    "data": [(f"prompts{n}", [*BIG_SSD, f"--ssd_prompts={n}"]) for n in (250, 500, 1000, 2000, 4000)],
+    "epochs": [(f"epochs{e}", [f"--ssd_epochs={e}"]) for e in (2, 4, 8)],
+    "online": [("online", ["--ssd_online"])],
+}
 
 
 def heatmap(title, rows, cols, cell):
@@ -123,16 +142,79 @@ def toy_lines():
     return lines
 
 
+def run_questions(out, names, seeds, extra):
+    for q in names:
+        for s in seeds:
+            for run, flags in QUESTIONS[q]:
+                home = os.path.join(out, f"seed{s}")
+                if os.path.exists(os.path.join(home, f"{run}_report.json")):
+                    print(f"{home}/{run} exists: skipped", flush=True)
+                    continue
+                if "--data_sizes" not in " ".join(flags) and not os.path.exists(os.path.join(home, "base.pt")):
+                    raise SystemExit(f"error: no {home}/base.pt: run `python study.py --seeds={s} --ssd_seeds=0,1` first")
+                cmd = [sys.executable, "train.py", f"--seed={s}", f"--out_dir={home}", "--stage=ssd", "--ssd_seed=0",
+                       f"--run={run}", *flags, *extra]
+                print("$ " + " ".join(cmd[1:]), flush=True)
+                subprocess.run(cmd, check=True)
+
+
+def summarize_questions(out, names, seeds):
+    """Per variant: the gain over the base pooled over base seeds, and the paired difference to
+    the one-sample, one-round, 2,000-prompt, 1-epoch recipe (ssd_s0) on the same bases."""
+    import study
+    from evaluate import markdown_table
+    if not os.path.isdir(out):
+        raise SystemExit(f"error: no folder {out} (run `python study.py --seeds=0,1 --ssd_seeds=0,1` first)")
+    lines = []
+    ref = {("test", s, 0): json.load(open(p)) for s in seeds
+           if os.path.exists(p := os.path.join(out, f"seed{s}", "ssd_s0_report.json"))}
+    for q in names:
+        rows = []
+        for run, _ in [("ssd_s0", None), *QUESTIONS[q]]:
+            reps = {("test", s, 0): json.load(open(p)) for s in seeds
+                    if os.path.exists(p := os.path.join(out, f"seed{s}", f"{run}_report.json"))}
+            if not reps:
+                continue
+            m, lo, hi = study.pooled(reps)
+            both = set(reps) & set(ref)
+            delta = {k: {"bootstrap": {"best_vs_best": {"all": {"gain": study.gain(reps[k]) - study.gain(ref[k])}},
+                                       "replicates": {"all": np.subtract(reps[k]["bootstrap"]["replicates"]["all"],
+                                                                         ref[k]["bootstrap"]["replicates"]["all"])}}}
+                     for k in both}
+            d = study.pooled(delta) if both and run != "ssd_s0" else None
+            rows.append([run, len(reps), f"{100 * m:+.1f} ({100 * lo:+.1f} .. {100 * hi:+.1f})",
+                         "-" if d is None else f"{100 * d[0]:+.1f} ({100 * d[1]:+.1f} .. {100 * d[2]:+.1f})"])
+        lines += [f"\n{q}: best-vs-best gain over the base (pp, 95 % CI pooled over base seeds {seeds})\n",
+                  markdown_table(["run", "bases", "gain", "minus ssd_s0 (paired)"], rows)]
+    return lines
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--grid", action="store_true", help="the T_train x T_eval grid on our model")
     ap.add_argument("--toy", action="store_true", help="only the toy's grid")
+    ap.add_argument("--questions", default="", help=f"comma-separated subset of {','.join(QUESTIONS)}")
+    ap.add_argument("--seeds", default="0,1", help="--questions: the base seeds (out/seedS of study.py)")
     ap.add_argument("--out", default="out/atlas")
     ap.add_argument("--summarize", action="store_true", help="do not train, only redraw from the reports")
     args, extra = ap.parse_known_args(argv)   # anything else goes to train.py
-    if not (args.grid or args.toy):
-        ap.error("say what to run: --grid or --toy")
+    questions = [q for q in args.questions.split(",") if q]
+    if not set(questions) <= set(QUESTIONS):
+        ap.error(f"--questions takes names from {','.join(QUESTIONS)}")
+    if not (args.grid or args.toy or questions):
+        ap.error("say what to run: --grid, --toy or --questions=...")
     lines = []
+    if questions:
+        out = args.out if args.out != "out/atlas" else "out"
+        seeds = [int(s) for s in args.seeds.split(",")]
+        if not args.summarize:
+            run_questions(out, questions, seeds, extra)
+        lines += summarize_questions(out, questions, seeds)
+        print("\n".join(lines))
+        with open(os.path.join(out, "questions.md"), "w") as f:
+            f.write("\n".join(lines) + "\n")
+        if not (args.grid or args.toy):
+            return
     if args.grid:
         if not args.summarize:
             run_grid(args.out, extra)

@@ -101,6 +101,12 @@ def parser(description=None):
     ssd.add_argument("--ssd_epochs", type=positive_f, default=1.0)
     ssd.add_argument("--ssd_lr", type=positive_f, default=3e-4)
     ssd.add_argument("--ssd_batch_size", type=positive, default=32)
+    ssd.add_argument("--ssd_n", type=positive, default=1, help="samples per SSD prompt (the paper: 1)")
+    ssd.add_argument("--ssd_from", default="",
+                     help="teacher and starting point of the SSD stage: out_dir/RUN.pt (a second round of SSD) "
+                     "instead of out_dir/base.pt; the report still compares with base.pt")
+    ssd.add_argument("--ssd_online", action="store_true",
+                     help="sample every fine-tune batch from the model being trained, not once from a frozen teacher")
     ssd.add_argument("--ssd_seed", type=int, default=None,
                      help="seeds the SSD samples and the fine-tune's batch order (default: --seed); the "
                      "evaluation keeps --seed, so SSD seeds of one base share its evaluation")
@@ -167,14 +173,17 @@ def fingerprint(args):
 
 
 SSD_KEYS = ("ssd_temperature", "ssd_top_k", "ssd_top_p", "ssd_min_p", "ssd_prompts", "ssd_epochs", "ssd_lr",
-            "ssd_batch_size", "ssd_seed")
+            "ssd_batch_size", "ssd_seed", "ssd_n", "ssd_from", "ssd_online")
 
 
 def ssd_fingerprint(args):
     """What an SSD model depends on: its base, its recipe and the SSD prompts."""
     with open(os.path.join(args.data_dir, "ssd.jsonl"), "rb") as f:
         prompts = hashlib.sha256(f.read()).hexdigest()[:16]
-    return {**fingerprint(args), **{k: getattr(args, k) for k in SSD_KEYS}, "ssd_data": prompts}
+    teacher = {}
+    if args.ssd_from:   # a later round: the SSD model it starts from, by its contents
+        teacher = {"teacher": load_checkpoint(os.path.join(args.out_dir, f"{args.ssd_from}.pt"))["checksum"][:16]}
+    return {**fingerprint(args), **{k: getattr(args, k) for k in SSD_KEYS}, "ssd_data": prompts, **teacher}
 
 
 STAGE_FILES = {"all": ("pretrain", "val", "ssd", "test"), "pretrain": ("pretrain", "val"),
@@ -207,6 +216,11 @@ def preflight(args):
         plan = base_plan(args)
     else:
         load_checkpoint(base)                          # the SSD stage and the report need an intact base
+    if args.ssd_from and args.stage in ("all", "ssd"):
+        if args.ssd_from == args.run:
+            raise SystemExit(f"error: --ssd_from={args.ssd_from} is the run being made; name the new round "
+                             "with another --run")
+        load_checkpoint(os.path.join(args.out_dir, f"{args.ssd_from}.pt"))
     if args.stage == "eval":
         load_checkpoint(run)
     if args.stage in ("all", "ssd") and os.path.exists(run) and not args.overwrite:
@@ -221,7 +235,7 @@ def differences(old, new):
     """'name=old (asked: new)' for every setting in which two fingerprints differ."""
     if not old:
         return ["no record of its settings (an older train.py wrote it)"]
-    names = {"data": "the data files or the tokenizer", "ssd_data": "the SSD prompts"}
+    names = {"data": "the data files or the tokenizer", "ssd_data": "the SSD prompts", "teacher": "the --ssd_from model"}
     return [names.get(k) or f"{k}={old.get(k)!r} (asked: {new[k]!r})" for k in new if old.get(k) != new[k]]
 
 

@@ -169,7 +169,9 @@ def rank_world():
     return (dist.get_rank(), dist.get_world_size()) if dist.is_initialized() else (0, 1)
 
 
-def train(args, pairs, val_pairs, ckpt_path, prompt_loss=True, init_state=None, fingerprint=None):
+def train(args, pairs, val_pairs, ckpt_path, prompt_loss=True, init_state=None, fingerprint=None, fresh=None):
+    """The loop of both stages. fresh(model, indices), if given, replaces the batch's pairs by new
+    ones made with the model being trained (the online variant of SSD)."""
     torch.manual_seed(args.seed)
     random.seed(args.seed)
     rank, world = rank_world()
@@ -204,7 +206,7 @@ def train(args, pairs, val_pairs, ckpt_path, prompt_loss=True, init_state=None, 
         for group in opt.param_groups:
             group["lr"] = lr_at(step, args)
         batch = batch_indices(step, lengths, args.batch_size, args.seed)[rank::world]  # my share
-        x, y = collate([pairs[i] for i in batch], args.block_size, prompt_loss)
+        x, y = collate(fresh(model, batch) if fresh else [pairs[i] for i in batch], args.block_size, prompt_loss)
         if cuda:   # page-locked memory lets the copy overlap with compute
             x, y = x.pin_memory().to(args.device, non_blocking=True), y.pin_memory().to(args.device, non_blocking=True)
         with autocast(args.device):
@@ -242,28 +244,33 @@ def pretrain(args, plan):
 
 
 def ssd_data(args, base):
-    """One sample per SSD prompt from the frozen base. Only the prompt text is read; nothing is
-    filtered but empty completions. Whether a sample would pass is measured for the reader."""
+    """One sample per SSD prompt (--ssd_n of them) from the frozen base. Only the prompt text is
+    read; nothing is filtered but empty completions. Whether a sample would pass is measured for
+    the reader."""
     rows = read_jsonl(os.path.join(args.data_dir, "ssd.jsonl"), required=("task_id", "prompt"))
     rows = rows[:args.ssd_prompts or None]
     prompts = [{"task_id": r["task_id"], "prompt": r["prompt"]} for r in rows]   # no solutions, ever
     rank, world = rank_world()
-    samples = sample.sample_completions(base, prompts[rank::world], args.ssd_temperature, 1, top_k=args.ssd_top_k,
+    samples = sample.sample_completions(base, prompts[rank::world], args.ssd_temperature, args.ssd_n, top_k=args.ssd_top_k,
                                           top_p=args.ssd_top_p, min_p=args.ssd_min_p, seed=args.ssd_seed + rank,
                                           max_new_tokens=args.block_size, progress=rank == 0)
     if world > 1:   # every process sampled its share of the prompts; put them back in order
         parts = [None] * world
         dist.all_gather_object(parts, samples)
-        samples = [parts[i % world][i // world] for i in range(len(prompts))]
-    kept = [dict(s, prompt=p["prompt"]) for s, p in zip(samples, prompts) if s["completion"].strip()]  # drop empty only
+        per = [[part[i:i + args.ssd_n] for i in range(0, len(part), args.ssd_n)] for part in parts]
+        samples = [s for i in range(len(prompts)) for s in per[i % world][i // world]]
+    by_id = {p["task_id"]: p["prompt"] for p in prompts}
+    kept = [dict(s, prompt=by_id[s["task_id"]]) for s in samples if s["completion"].strip()]  # drop empty only
     if rank != 0:
         return kept, None
     passed = evaluate.judge(rows, samples)     # for the reader only: nothing below uses it
-    stats = {"prompts": len(rows), "kept": len(kept), "share_empty": 1 - len(kept) / len(rows),
-             "share_no_valid_code": sum(not evaluate.valid_code(p, s["completion"])
-                                        for s, p in zip(samples, rows)) / len(rows),
-             "mean_tokens": sum(len(s["tokens"]) for s in samples) / len(rows),
-             "share_would_pass": sum(r["passed"] for r in passed) / len(rows)}
+    problem = {r["task_id"]: r for r in rows}
+    stats = {"prompts": len(rows), **({"samples": len(samples)} if args.ssd_n > 1 else {}), "kept": len(kept),
+             "share_empty": 1 - len(kept) / len(samples),
+             "share_no_valid_code": sum(not evaluate.valid_code(problem[s["task_id"]], s["completion"])
+                                        for s in samples) / len(samples),
+             "mean_tokens": sum(len(s["tokens"]) for s in samples) / len(samples),
+             "share_would_pass": sum(r["passed"] for r in passed) / len(samples)}
     with open(os.path.join(args.out_dir, f"{args.run}_samples.jsonl"), "w") as f:
         f.writelines(json.dumps(k) + "\n" for k in kept)
     print("SSD data: " + ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in stats.items()))
@@ -280,9 +287,19 @@ def ssd_finetune(args, base, kept):
     sft = argparse.Namespace(**{**vars(args), "seed": args.ssd_seed, "lr": args.ssd_lr, "batch_size": args.ssd_batch_size,
                                 "max_steps": steps, "warmup_steps": min(args.warmup_steps, steps // 10),
                                 "eval_interval": steps, "ckpt_interval": steps, "resume": False})
+    fresh = None
+    if args.ssd_online:   # the same prompts in the same order, each batch sampled from the student as it is now
+        def fresh(model, batch):
+            model.eval()
+            new = sample.sample_completions(model, [kept[i] for i in batch], args.ssd_temperature, 1,
+                                            top_k=args.ssd_top_k, top_p=args.ssd_top_p, min_p=args.ssd_min_p,
+                                            seed=args.ssd_seed * 100_003 + batch[0], max_new_tokens=args.block_size,
+                                            progress=False)
+            model.train()
+            return [(pairs[i][0], s["tokens"] + [enc.eot_token]) for i, s in zip(batch, new)]
     # the validation loss here: how likely the model finds correct (canonical) solutions
     return train(sft, pairs, encode_pairs(val, "canonical_solution"), os.path.join(args.out_dir, f"{args.run}.pt"),
-                 prompt_loss=False, init_state=base.state_dict(), fingerprint=ssd_fingerprint(args))
+                 prompt_loss=False, init_state=base.state_dict(), fingerprint=ssd_fingerprint(args), fresh=fresh)
 
 
 def main(argv=None):
@@ -313,9 +330,11 @@ def main(argv=None):
     say("base model ready")
     stats = None
     if args.stage in ("all", "ssd"):
-        kept, stats = ssd_data(args, base)
+        # the teacher: the base, or for a later round of SSD an earlier SSD model (--ssd_from)
+        teacher = load_model(os.path.join(args.out_dir, f"{args.ssd_from}.pt"), args.device)[0] if args.ssd_from else base
+        kept, stats = ssd_data(args, teacher)
         say("SSD data ready")
-        student = ssd_finetune(args, base, kept)
+        student = ssd_finetune(args, teacher, kept)
         say("SSD model ready")
     elif args.stage == "eval":
         student = load_model(os.path.join(args.out_dir, f"{args.run}.pt"), args.device)[0]

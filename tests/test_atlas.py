@@ -40,3 +40,16 @@ def test_the_grid_summary_draws_both_heatmaps_the_fit_and_the_best_cell(tmp_path
     text = "\n".join(atlas.summarize_grid(str(tmp_path)))
     assert "R² 1.00, peak at T_eff 1.20" in text   # the cells are an exact parabola in T_eff
     assert text.count("best cell") == 2 and "+20.0 pp (+18.0 .. +22.0)" in text
+
+
+def test_each_open_question_is_pooled_over_bases_and_compared_with_the_one_sample_recipe(tmp_path):
+    import json
+    for s in (0, 1):
+        (tmp_path / f"seed{s}").mkdir()
+        for run, g in (("ssd_s0", 0.06), ("epochs2", 0.07), ("epochs4", 0.03)):
+            r = {"bootstrap": {"best_vs_best": {"all": {"gain": g}}, "replicates": {"all": [g] * 10}}}
+            (tmp_path / f"seed{s}" / f"{run}_report.json").write_text(json.dumps(r))
+    text = "\n".join(atlas.summarize_questions(str(tmp_path), ["epochs"], [0, 1]))
+    assert "| ssd_s0 | 2 | +6.0 (+6.0 .. +6.0) | - |" in text
+    assert "| epochs2 | 2 | +7.0 (+7.0 .. +7.0) | +1.0 (+1.0 .. +1.0) |" in text
+    assert "| epochs4 | 2 | +3.0 (+3.0 .. +3.0) | -3.0 (-3.0 .. -3.0) |" in text

@@ -129,3 +129,36 @@ def test_the_ssd_seed_changes_the_ssd_samples_and_leaves_the_base_and_its_evalua
     one, two = (json.loads((tmp_path / f"{r}_report.json").read_text()) for r in ("ssd", "other"))
     assert one["sweeps"]["base"] == two["sweeps"]["base"]
     assert (one["args"]["ssd_seed"], two["args"]["ssd_seed"]) == (0, 5)
+
+
+def test_two_samples_per_prompt_double_the_ssd_data(tiny_data, tmp_path):
+    train.main(TINY + [f"--data_dir={tiny_data}", f"--out_dir={tmp_path}", "--ssd_temperature=2", "--ssd_n=2"])
+    rows = [json.loads(line) for line in (tmp_path / "ssd_samples.jsonl").read_text().splitlines()]
+    report = json.loads((tmp_path / "ssd_report.json").read_text())
+    assert report["ssd_data"]["prompts"] == 10 and report["ssd_data"]["samples"] == 20
+    assert len(rows) == report["ssd_data"]["kept"] and {r["task_id"] for r in rows} <= {f"ssd/{i}" for i in range(10)}
+
+
+def test_a_second_round_starts_from_the_first_round_and_still_compares_with_the_base(tiny_data, tmp_path, monkeypatch):
+    train.main(TINY + [f"--data_dir={tiny_data}", f"--out_dir={tmp_path}"])
+    first = torch.load(tmp_path / "ssd.pt", weights_only=True)["model"]
+    starts = []
+    real = train.ssd_finetune
+    monkeypatch.setattr(train, "ssd_finetune", lambda args, teacher, kept: starts.append(teacher.state_dict()) or real(args, teacher, kept))
+    train.main(TINY + [f"--data_dir={tiny_data}", f"--out_dir={tmp_path}", "--stage=ssd", "--run=round2", "--ssd_from=ssd"])
+    assert all(torch.equal(starts[0][k], first[k]) for k in first)
+    two = json.loads((tmp_path / "round2_report.json").read_text())
+    assert two["sweeps"]["base"] == json.loads((tmp_path / "ssd_report.json").read_text())["sweeps"]["base"]
+    with pytest.raises(SystemExit, match="the run being made"):
+        train.main(TINY + [f"--data_dir={tiny_data}", f"--out_dir={tmp_path}", "--stage=ssd", "--run=x", "--ssd_from=x"])
+
+
+def test_the_online_variant_samples_every_batch_from_the_model_being_trained(tiny_data, tmp_path, monkeypatch):
+    seen = []
+    real = sample.sample_completions
+    monkeypatch.setattr(sample, "sample_completions",
+                        lambda model, problems, *a, **k: seen.append((model.training, len(problems))) or real(model, problems, *a, **k))
+    train.main(TINY + [f"--data_dir={tiny_data}", f"--out_dir={tmp_path}", "--ssd_online", "--ssd_temperature=2"])
+    # the SSD data (10 prompts), then one call of 8 prompts per fine-tune step (ceil(10 / 8) = 2 steps),
+    # then the evaluation's calls on the 6 test problems
+    assert seen[:3] == [(False, 10), (False, 8), (False, 8)] and {n for _, n in seen[3:]} == {6}
