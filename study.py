@@ -3,7 +3,7 @@
     python study.py                      # seeds 0,1,2: the demo, the paper's recipe, 4 controls (~60 min, 2 cores)
     python study.py --seeds=0 --only=ssd # just the demo for seed 0
     python study.py --data_seeds=test,31,32,33 --seeds=0,1 --ssd_seeds=0,1 --only=ssd,paper,fixed_point
-                                         # the pre-registered protocol (RESULTS.md): fresh draws x base seeds x SSD seeds
+                                         # the pre-registered protocol (RESULTS.md; ~110 min for the three fresh draws)
     python study.py --summarize          # only rebuild out/study.md from the reports already there
     python study.py --out=out/bugs60 --data_dir=out/bugs60_data   # any other option goes to train.py
 
