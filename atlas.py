@@ -175,15 +175,8 @@ def summarize_questions(out, names, seeds):
                     if os.path.exists(p := os.path.join(out, f"seed{s}", f"{run}_report.json"))}
             if not reps:
                 continue
-            m, lo, hi = study.pooled(reps)
-            both = set(reps) & set(ref)
-            delta = {k: {"bootstrap": {"best_vs_best": {"all": {"gain": study.gain(reps[k]) - study.gain(ref[k])}},
-                                       "replicates": {"all": np.subtract(reps[k]["bootstrap"]["replicates"]["all"],
-                                                                         ref[k]["bootstrap"]["replicates"]["all"])}}}
-                     for k in both}
-            d = study.pooled(delta) if both and run != "ssd_s0" else None
-            rows.append([run, len(reps), f"{100 * m:+.1f} ({100 * lo:+.1f} .. {100 * hi:+.1f})",
-                         "-" if d is None else f"{100 * d[0]:+.1f} ({100 * d[1]:+.1f} .. {100 * d[2]:+.1f})"])
+            d = study.pooled_difference(reps, ref) if run != "ssd_s0" else None
+            rows.append([run, len(reps), study.ci(*study.pooled(reps)), "-" if d is None else study.ci(*d[:3])])
         lines += [f"\n{q}: best-vs-best gain over the base (pp, 95 % CI pooled over base seeds {seeds})\n",
                   markdown_table(["run", "bases", "gain", "minus ssd_s0 (paired)"], rows)]
     return lines

@@ -108,6 +108,25 @@ def pooled(reports, key="all", resamples=2000, seed=0):
     return float(np.mean([gain(r, key) for r in reports.values()])), float(low), float(high)
 
 
+def pooled_difference(first, second):
+    """pooled() of first's gain minus second's over the runs both have ({key: report} each):
+    the same base, SSD seed and test problems, so the difference is paired, replicate by replicate.
+    Returns (mean, low, high, runs), or None when they share no run."""
+    both = set(first) & set(second)
+    if not both:
+        return None
+    delta = {k: {"bootstrap": {"best_vs_best": {"all": {"gain": gain(first[k]) - gain(second[k])}},
+                               "replicates": {"all": np.subtract(first[k]["bootstrap"]["replicates"]["all"],
+                                                                 second[k]["bootstrap"]["replicates"]["all"])}}}
+             for k in both}
+    return (*pooled(delta), len(both))
+
+
+def ci(mean, low, high):
+    """'+9.4 (+4.5 .. +15.9)' in points from fractions."""
+    return f"{100 * mean:+.1f} ({100 * low:+.1f} .. {100 * high:+.1f})"
+
+
 def variance_split(gains):
     """Standard deviations (same unit as the gains) of the three nested sources of spread, from
     {(draw, seed, ssd_seed): gain} with the same numbers of base and SSD seeds everywhere: the SSD
@@ -149,26 +168,21 @@ def summarize(out, draws, seeds, ssd_seeds, runs=RUNS):
                    if any(k[0] == dd for k in reports)]
         eval_sd = statistics.mean(float(np.std(r["bootstrap"]["replicates"]["all"])) for r in reports.values())
         bad = statistics.mean(r["ssd_data"]["share_no_valid_code"] for r in reports.values() if r.get("ssd_data"))
-        pooled_rows.append([run, len(reports), f"{100 * m:+.1f} ({100 * lo:+.1f} .. {100 * hi:+.1f})",
+        pooled_rows.append([run, len(reports), ci(m, lo, hi),
                             " / ".join(f"{100 * g:+.1f}" for g in by_draw),
-                            f"{100 * hm[0]:+.1f} ({100 * hm[1]:+.1f} .. {100 * hm[2]:+.1f})",
+                            ci(*hm),
                             ppt(split["draw"]), ppt(split["base"]), ppt(split["ssd"]), ppt(eval_sd), f"{100 * bad:.1f} %"])
         for (d, s, x), r in reports.items():
             base, ssd = (max(r["sweeps"][n], key=lambda t: t["pass@1"]) for n in ("base", "SSD"))
-            ci = r["bootstrap"]["best_vs_best"]["all"]
+            g = r["bootstrap"]["best_vs_best"]["all"]
             run_rows.append([run, d, s, "-" if x is None else x,
                              f"{base['pass@1']:.3f} ({base['temperature']:g}) -> {ssd['pass@1']:.3f} ({ssd['temperature']:g})",
-                             f"{100 * ci['gain']:+.1f} ({100 * ci['low']:+.1f} .. {100 * ci['high']:+.1f})"])
+                             ci(g["gain"], g["low"], g["high"])])
     diff_rows = []
     for a, b in (("ssd", "paper"), ("ssd", "fixed_point"), ("paper", "fixed_point")):
-        both = set(found.get(a, {})) & set(found.get(b, {}))
-        if both:   # same base, SSD seed and test problems: the difference of their gains, paired
-            delta = {k: {"bootstrap": {"best_vs_best": {"all": {"gain": gain(found[a][k]) - gain(found[b][k])}},
-                                       "replicates": {"all": np.subtract(found[a][k]["bootstrap"]["replicates"]["all"],
-                                                                         found[b][k]["bootstrap"]["replicates"]["all"])}}}
-                     for k in both}
-            m, lo, hi = pooled(delta)
-            diff_rows.append([f"{a} - {b}", len(both), f"{100 * m:+.1f} ({100 * lo:+.1f} .. {100 * hi:+.1f})"])
+        d = pooled_difference(found.get(a, {}), found.get(b, {}))
+        if d:
+            diff_rows.append([f"{a} - {b}", d[3], ci(*d[:3])])
     n_test = {len(next(iter(r.values()))["sweeps"]["base"][0]["per_problem"]) for r in found.values()}
     text = (f"best-vs-best pass@1 gain (SSD - base, percentage points) on the test split of each draw "
             f"({', '.join(map(str, sorted(n_test)))} problems); draws {', '.join(map(str, draws))}\n\n"
