@@ -267,74 +267,6 @@ LOCK_BITS, FORK_BITS = 0.5, 1.5   # entropy below LOCK_BITS: one right token (a 
 
 
 @torch.no_grad()
-def show_forks(models, problems, args, enc):
-    """Forks and locks in our own model (the paper's Fig. 6): teacher-force every model on the
-    canonical solutions of `problems` (the same contexts for all), then compare per-position
-    entropy, the tail beyond the top tokens at the base model's locks, and how many tokens
-    survive top-k/top-p as the evaluation temperature grows."""
-    dists = {name: [] for name in models}
-    for p in problems:
-        prompt, body = enc.encode(p["prompt"]), enc.encode(p["canonical_solution"]) + [enc.eot_token]
-        x = torch.tensor([(prompt + body)[:-1]])
-        for name, m in models.items():   # the distributions that predict the solution's tokens
-            dists[name].append(F.log_softmax(m(x)[0][0, len(prompt) - 1:].float(), -1))
-    logp = {name: torch.cat(d) for name, d in dists.items()}
-    H = {name: entropy_bits(lp.exp()) for name, lp in logp.items()}
-    base = next(iter(models))
-    locks, forks = H[base] < LOCK_BITS, H[base] > FORK_BITS
-    edges = [0, 0.1, 0.5, 1.0, 1.5, 2.0, 3.0, 99]
-    print(f"{len(problems)} problems, {len(H[base])} solution tokens; entropy per position (bits):")
-    print("  bits       " + "".join(f"{n:<28}" for n in models))
-    for lo, hi in zip(edges, edges[1:]):
-        cells = [((h >= lo) & (h < hi)).float().mean().item() for h in H.values()]
-        print(f"  {lo:>4}-{hi if hi < 99 else '':<4}  " + "".join(f"{c:6.1%} {'#' * round(40 * c):<21}" for c in cells))
-    favourite = logp[base].argmax(-1, keepdim=True)   # the base model's most likely token at each position
-    out = {}
-    for name, lp in logp.items():
-        p = lp.exp()
-        top = p.sort(-1, descending=True).values
-        row = {"mean_entropy": H[name].mean().item(), "share_locks": (H[name] < LOCK_BITS).float().mean().item(),
-               "share_forks": (H[name] > FORK_BITS).float().mean().item(),
-               "tail_beyond_top1_at_locks": (1 - top[locks, 0]).mean().item(),
-               "tail_beyond_top20_at_locks": (1 - top[locks, :20].sum(-1)).mean().item(),
-               "fork_entropy": H[name][forks].mean().item(),
-               "p_base_favourite_at_forks": lp.gather(-1, favourite)[forks].exp().mean().item()}
-        for r in (1, 2, 3, 5, 10):
-            row[f"top{r}_mass_at_forks"] = top[forks, :r].sum(-1).mean().item()
-        for t in TEMPS_FORKS:
-            final = process_logits(lp, t, args.top_k, args.top_p)
-            kept, h = final > float("-inf"), entropy_bits(F.softmax(final, -1))
-            for where, at in (("locks", locks), ("forks", forks)):
-                row[f"kept_at_{where}_T{t:g}"] = kept[at].sum(-1).float().mean().item()
-                row[f"entropy_at_{where}_T{t:g}"] = h[at].mean().item()
-        out[name] = row
-    print(f"\nlocks = positions where {base} has < {LOCK_BITS} bits ({locks.float().mean():.1%}), forks = > {FORK_BITS} bits "
-          f"({forks.float().mean():.1%}); kept = tokens surviving top-k {args.top_k or 'off'} / top-p {args.top_p:g}")
-    print("  " + " " * 30 + "".join(f"{n:>14}" for n in models))
-    for key in out[base]:
-        print(f"  {key:<30}" + "".join(f"{out[n][key]:>14.4f}" for n in models))
-    fork_charts(out, models)
-    return out
-
-
-TEMPS_FORKS = (0.5, 0.7, 1.0, 1.3, 1.6)
-
-
-def fork_charts(out, models):
-    """The table's rows as the paper's Fig. 6 panels: probability mass of the top r tokens at forks
-    against r, then tokens surviving truncation and entropy after it against T_eval."""
-    from report import line_chart
-    names = list(models)[:2]
-    curve = lambda n, key: [(t, out[n][key.format(t=f"{t:g}")]) for t in TEMPS_FORKS]
-    print("\nThe same as charts (the paper's Fig. 6):")
-    print("\n".join(line_chart({n: [(r, out[n][f"top{r}_mass_at_forks"]) for r in (1, 2, 3, 5, 10)] for n in names},
-                               height=8, xlabel="rank r", ylabel="probability of the top r tokens, at forks")))
-    print("\n".join(line_chart({n: curve(n, "kept_at_forks_T{t}") for n in names}, height=8,
-                               ylabel="tokens surviving truncation, at forks")))
-    print("\n".join(line_chart({f"{n} {w}": curve(n, f"entropy_at_{w}_T{{t}}") for w in ("forks", "locks") for n in names},
-                               height=8, ylabel="entropy after truncation, bits")))
-
-
 def column_names(paths):
     """Short names for checkpoints: the file name, with its folder when two file names are the same
     (out/seed0/base.pt vs out/seed1/base.pt -> seed0/base, seed1/base)."""
@@ -396,6 +328,7 @@ def main(argv=None):
     if args.show == "forks":
         paths = [args.ckpt] + ([args.compare] if args.compare else [])
         models = dict(zip(column_names(paths), [model] + [load_model(p)[0] for p in paths[1:]]))
+        from forks import show_forks   # the teacher-forced measurements live in forks.py
         out = show_forks(models, read_jsonl(f"{DATA_DIR}/test.jsonl")[:args.problems], args, enc)
         if args.report:
             with open(args.report, "w") as f:

@@ -225,7 +225,8 @@ def test_show_forks_measures_lock_tails_fork_entropy_and_surviving_tokens(capsys
     problem = {"prompt": "def f(xs):\n", "canonical_solution": "    return xs\n"}
     n_scored = len(enc.encode(problem["canonical_solution"])) + 1          # the solution and <|endoftext|>
     models = {"base": LocksAndForks([0.97, 0.01, 0.01, 0.01]), "sharp": LocksAndForks([1.0, 0.0, 0.0, 0.0])}
-    out = sample.show_forks(models, [problem], SimpleNamespace(top_k=20, top_p=0.95), enc)
+    import forks
+    out = forks.show_forks(models, [problem], SimpleNamespace(top_k=20, top_p=0.95), enc)
     base, sharp = out["base"], out["sharp"]
     locks = sum(1 for i in range(n_scored) if (len(enc.encode(problem["prompt"])) - 1 + i) % 2 == 0)
     assert base["share_locks"] == pytest.approx(locks / n_scored)   # 0.24 bits < 0.5: a lock
