@@ -144,10 +144,9 @@ def generate(model, prompts, n=1, max_new_tokens=128, temperature=1.0, top_k=0, 
         ids[i, Tp - len(p):] = torch.tensor(p, device=device)
         key_mask[i, Tp - len(p):] = True
     pos = (key_mask.cumsum(1) - 1).clamp(min=0)      # position ids restart at each real prompt
-    dtype = next(model.parameters()).dtype
-    cache = KVCache(model.cfg, P, Tp + max_new_tokens, device, dtype) if use_cache else None
+    cache = KVCache(model.cfg, key_mask, max_new_tokens) if use_cache else None
     logits = model(ids, cache=cache, key_mask=key_mask, pos=pos, last_only=True)[0][:, -1]   # prefill, once
-    # each prompt's state becomes n independent rows
+    # each prompt's state becomes n independent rows (the cache keeps one copy of the prompt)
     rows = torch.arange(P, device=device).repeat_interleave(n)
     logits, key_mask, pos, ids = logits[rows], key_mask[rows], pos[rows], ids[rows]
     if cache is not None:
@@ -174,11 +173,11 @@ def generate(model, prompts, n=1, max_new_tokens=128, temperature=1.0, top_k=0, 
             active, done, tok, key_mask, pos, ids = (t[keep] for t in (active, done, tok, key_mask, pos, ids))
             if cache is not None:
                 cache.select(keep)
-        key_mask = torch.cat([key_mask, torch.ones_like(key_mask[:, :1])], dim=1)
         pos = torch.cat([pos, pos[:, -1:] + 1], dim=1)
         if cache is not None:   # one new token per row through the cached model
-            logits = model(tok[:, None], cache=cache, key_mask=key_mask, pos=pos[:, -1:])[0][:, -1]
+            logits = model(tok[:, None], cache=cache, pos=pos[:, -1:])[0][:, -1]
         else:                   # no cache: run the whole sequence again (for comparison)
+            key_mask = torch.cat([key_mask, torch.ones_like(key_mask[:, :1])], dim=1)
             ids = torch.cat([ids, tok[:, None]], dim=1)
             logits = model(ids, key_mask=key_mask, pos=pos, last_only=True)[0][:, -1]
     if return_stats:
