@@ -3,6 +3,7 @@
     python bench.py                          # all three, CPU, the default model size
     python bench.py --what=sample --ckpt=out/base.pt --samples=64 --new_tokens=128
     python bench.py --device=cuda --n_layer=8 --n_embd=384 --n_head=6 --batch_size=128
+    python bench.py --what=variants          # fp32 against --cpu_bf16, math attention, torch.compile
 
 training   --steps timed steps (after 3 warm-up steps) of the train.py loop body on real batches
            of the benchmark: tokens/s, and MFU = achieved FLOP/s / the device's peak. FLOPs per
@@ -15,9 +16,16 @@ sampling   one test prompt, --samples rows, exactly --new_tokens new tokens per 
            sequence for every new token. Same seed; float sums differ in the last bits, so a
            sampled row may take another branch at a near-tie (greedy rows agree: see the tests).
 judging    the canonical solutions of the test split through evaluate.judge (all cores).
+variants   what might make training faster on a CPU, against the plain fp32 loop on the same
+           batches, interleaved rounds (--repeats), on one thread: --cpu_bf16 (the blocks' matrix
+           products in bf16), the "math" attention kernel instead of flash, torch.compile.
+           Tokens/s ratio and the loss after the same steps (a variant that rounds differently
+           trains a slightly different model).
 """
 import argparse
+import contextlib
 import os
+import statistics
 import time
 
 import torch
@@ -75,6 +83,46 @@ def bench_training(args):
           f"{tokens / dt:,.0f} tokens/s, {flops / dt / 1e12:.3f} TFLOP/s, MFU {mfu}")
 
 
+def bench_variants(args):
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+    targs = get_args([])
+    pairs = train.encode_pairs(read_jsonl(os.path.join(DATA_DIR, "pretrain.jsonl"))[:4000], "solution")
+    lengths = [len(p) + len(r) for p, r in pairs]
+    batches = [train.collate([pairs[i] for i in train.batch_indices(s, lengths, 32, 0)], 256) for s in range(args.steps)]
+    contexts = {"fp32": contextlib.nullcontext, "--cpu_bf16": lambda: train.autocast("cpu", cpu_bf16=True),
+                "math attention": lambda: sdpa_kernel(SDPBackend.MATH), "torch.compile": contextlib.nullcontext}
+    steps, losses, first, times = {}, {}, {}, {}
+    for name, ctx in contexts.items():
+        torch.manual_seed(0)
+        model = GPT(GPTConfig(vocab_size=get_tokenizer().n_vocab))
+        opt = train.make_optimizer(model, targs)
+        net = torch.compile(model, dynamic=True) if name == "torch.compile" else model
+
+        def run(name=name, ctx=ctx, net=net, model=model, opt=opt):   # one round: every batch once
+            for x, y in batches:
+                with ctx():
+                    _, loss = net(x, y)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+                opt.step()
+                losses[name] = (losses.get(name, (0, None))[0] + 1, loss.item())
+        t0 = time.perf_counter()
+        run()                                            # warm-up round: compiles where it compiles
+        steps[name], first[name], times[name] = run, time.perf_counter() - t0, []
+    for r in range(args.repeats):
+        for name in (list(steps) if r % 2 == 0 else list(steps)[::-1]):
+            t0 = time.perf_counter()
+            steps[name]()
+            times[name].append(time.perf_counter() - t0)
+    tokens, base = sum(x.numel() for x, _ in batches), statistics.median(times["fp32"])
+    print(f"variants   {args.steps} training steps a round, batch 32, one thread, median of {args.repeats} rounds:")
+    for name in steps:
+        t = statistics.median(times[name])
+        print(f"           {name:15} {tokens / t:9,.0f} tokens/s  {base / t:.2f}x  first round {first[name]:5.1f} s  "
+              f"loss after {losses[name][0]} steps {losses[name][1]:.4f}")
+
+
 def bench_sampling(args):
     if os.path.exists(args.ckpt):
         model, what = load_model(args.ckpt, args.device)[0], args.ckpt
@@ -112,7 +160,7 @@ def bench_judging(args):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--what", default="all", choices=["all", "train", "sample", "judge"])
+    ap.add_argument("--what", default="all", choices=["all", "train", "sample", "judge", "variants"])
     ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     ap.add_argument("--ckpt", default="out/base.pt", help="sampling: this checkpoint if it exists")
     ap.add_argument("--samples", type=int, default=64)
@@ -123,6 +171,7 @@ def main(argv=None):
     ap.add_argument("--n_embd", type=int, default=128)
     ap.add_argument("--batch_size", type=int, default=32)
     ap.add_argument("--compile", action="store_true")
+    ap.add_argument("--repeats", type=int, default=3, help="variants: timed rounds of --steps steps each")
     args = ap.parse_args(argv)
     if min(args.samples, args.new_tokens, args.steps) < 1:
         ap.error("--samples, --new_tokens and --steps must be >= 1")
@@ -135,6 +184,9 @@ def main(argv=None):
         bench_sampling(args)
     if args.what in ("all", "judge"):
         bench_judging(args)
+    if args.what == "variants":
+        torch.set_num_threads(1)
+        bench_variants(args)
 
 
 if __name__ == "__main__":

@@ -50,8 +50,11 @@ class CausalSelfAttention(nn.Module):
         else:
             if cache is not None:                 # the prefill: keep the prompts' keys and values
                 cache.store_prompts(layer, k, v)
-            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=mask is None,
-                                               dropout_p=self.dropout if self.training else 0.0)
+            with torch.autocast("cpu", enabled=False):   # --cpu_bf16: attention stays fp32 (in bf16 it is slower)
+                if x.device.type == "cpu":
+                    q, k, v = q.float(), k.float(), v.float()
+                y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=mask is None,
+                                                   dropout_p=self.dropout if self.training else 0.0)
         return self.proj(y.transpose(1, 2).contiguous().view(B, T, C))
 
 
@@ -232,7 +235,9 @@ class GPT(nn.Module):
             x = block(x, mask, cache, i)
         if cache is not None:
             cache.len += T
-        logits = self.lm_head(self.ln_f(x[:, -1:] if last_only else x))
+        x = self.ln_f(x[:, -1:] if last_only else x)
+        with torch.autocast("cpu", enabled=False):       # --cpu_bf16: the LM head stays fp32 (bf16 logits trained worse)
+            logits = self.lm_head(x.float() if x.device.type == "cpu" else x)
         if targets is None:
             return logits, None
         loss = F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), targets.reshape(-1), ignore_index=-1)

@@ -30,6 +30,7 @@ The SSD prompts come without solutions, and this stage reads nothing but their p
 """
 import argparse
 import contextlib
+import ctypes
 import json
 import math
 import os
@@ -127,9 +128,12 @@ def make_optimizer(model, args):
                              fused=args.device.startswith("cuda"))   # one kernel for all parameters
 
 
-def autocast(device):
-    """bf16 on a GPU (same exponent range as fp32: no loss scaling needed); plain fp32 on CPU."""
-    return torch.autocast("cuda", dtype=torch.bfloat16) if device.startswith("cuda") else contextlib.nullcontext()
+def autocast(device, cpu_bf16=False):
+    """bf16 on a GPU (same exponent range as fp32: no loss scaling needed); plain fp32 on CPU,
+    unless --cpu_bf16 (then model.py keeps attention and the LM head in fp32)."""
+    if device.startswith("cuda"):
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return torch.autocast("cpu", dtype=torch.bfloat16) if cpu_bf16 else contextlib.nullcontext()
 
 
 @torch.no_grad()
@@ -138,7 +142,7 @@ def val_loss(model, pairs, args, prompt_loss=True):
     total, count = 0.0, 0
     for i in range(0, len(pairs), 64):
         x, y = (t.to(args.device) for t in collate(pairs[i:i + 64], args.block_size, prompt_loss))
-        with autocast(args.device):
+        with autocast(args.device, args.cpu_bf16):
             _, loss = model(x, y)
         n = (y != -1).sum().item()
         total, count = total + loss.item() * n, count + n
@@ -209,7 +213,7 @@ def train(args, pairs, val_pairs, ckpt_path, prompt_loss=True, init_state=None, 
         x, y = collate(fresh(model, batch) if fresh else [pairs[i] for i in batch], args.block_size, prompt_loss)
         if cuda:   # page-locked memory lets the copy overlap with compute
             x, y = x.pin_memory().to(args.device, non_blocking=True), y.pin_memory().to(args.device, non_blocking=True)
-        with autocast(args.device):
+        with autocast(args.device, args.cpu_bf16):
             _, loss = net(x, y)                            # mean over this batch's loss tokens
         opt.zero_grad(set_to_none=True)
         sequence_weighted(loss, y, per_seq).backward()
@@ -229,6 +233,18 @@ def train(args, pairs, val_pairs, ckpt_path, prompt_loss=True, init_state=None, 
     if world > 1:
         dist.barrier()   # the others wait for rank 0's last checkpoint
     return model.eval()
+
+
+def release_memory():
+    """Hand memory that freed tensors left behind back to the operating system. glibc's malloc
+    keeps it: training allocates tensors of a new size at every step (batches differ in length)
+    and the freed pieces pile up to ~1 GB, which sampling would then add to. Trimming costs page
+    faults, so it happens between stages, not every step (every step: -35 % memory, +25 % CPU time).
+    Nothing happens where the C library has no malloc_trim (macOS, Windows)."""
+    try:
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError, TypeError):
+        pass
 
 
 # --- the stages -----------------------------------------------------------------------------
@@ -327,6 +343,7 @@ def main(argv=None):
         base = pretrain(args, plan)
     else:
         base = load_model(os.path.join(args.out_dir, "base.pt"), args.device)[0]
+    release_memory()
     say("base model ready")
     stats = None
     if args.stage in ("all", "ssd"):
@@ -335,6 +352,7 @@ def main(argv=None):
         kept, stats = ssd_data(args, teacher)
         say("SSD data ready")
         student = ssd_finetune(args, teacher, kept)
+        release_memory()
         say("SSD model ready")
     elif args.stage == "eval":
         student = load_model(os.path.join(args.out_dir, f"{args.run}.pt"), args.device)[0]

@@ -7,6 +7,7 @@ The peers live in a virtualenv of their own, never in requirements.txt:
     git clone https://github.com/karpathy/nanoGPT ~/nanoGPT          # only its model.py is imported
     ~/peers/bin/python bench/peers.py --nanogpt=~/nanoGPT/model.py    # all three (a few minutes)
     ~/peers/bin/python bench/peers.py --what=sample --repeats=5
+    ~/peers/bin/python bench/peers.py --what=train --cpu_bf16     # ours in bf16 (train.py --cpu_bf16)
 
 training  the same config (4 layers, 4 heads, width 128, vocab 1024, block 256), the same batches of
           32 benchmark sequences, AdamW and gradient clipping: the body of train.py's loop against
@@ -75,7 +76,7 @@ def bench_training(args):
 
     def run_ours():                               # the body of train.train's loop, as it is
         for x, y in batches:
-            with train.autocast(targs.device):
+            with train.autocast(targs.device, args.cpu_bf16):
                 _, loss = ours(x, y)
             opt.zero_grad(set_to_none=True)
             train.sequence_weighted(loss, y, per_seq).backward()
@@ -92,7 +93,7 @@ def bench_training(args):
     run_ours(), run_theirs()                      # warm-up (allocator; compiled kernels if any)
     a, b = interleaved(run_ours, run_theirs, args.repeats)
     tokens = sum(x.numel() for x, _ in batches)
-    print(f"training  {args.steps} steps of 32 sequences ({tokens:,} tokens): ours {tokens / a:,.0f} tokens/s, "
+    print(f"training  {args.steps} steps of 32 sequences ({tokens:,} tokens): ours{' --cpu_bf16' if args.cpu_bf16 else ''} {tokens / a:,.0f} tokens/s, "
           f"nanoGPT {tokens / b:,.0f} tokens/s: {b / a:.2f}x")
     return b / a
 
@@ -159,6 +160,7 @@ def main():
     ap.add_argument("--samples", type=int, default=64)
     ap.add_argument("--new_tokens", type=int, default=128)
     ap.add_argument("--workers", type=int, default=2, help="judging workers, both sides")
+    ap.add_argument("--cpu_bf16", action="store_true", help="training: ours with --cpu_bf16 (nanoGPT stays fp32)")
     args = ap.parse_args()
     if min(args.repeats, args.threads, args.steps, args.samples, args.new_tokens, args.workers) < 1:
         ap.error("every count must be >= 1")

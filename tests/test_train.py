@@ -103,3 +103,21 @@ def test_the_header_of_train_py_states_the_default_ssd_recipe():
     assert (a.ssd_epochs, a.ssd_lr, a.ssd_batch_size, a.ssd_prompts) == (1.0, 3e-4, 32, 0)
     assert "1 epoch, lr 3e-4, batch 32" in doc
     assert sum(1 for _ in open(os.path.join(a.data_dir, "ssd.jsonl"))) == 2000 and "2,000 prompts" in doc
+
+
+def test_cpu_bf16_multiplies_the_blocks_in_bf16_but_keeps_attention_and_logits_in_fp32(tiny_data):
+    from model import GPT, GPTConfig
+    import config
+    torch.manual_seed(0)
+    model = GPT(GPTConfig(vocab_size=64, block_size=16, n_layer=1, n_head=2, n_embd=16))
+    idx = torch.randint(0, 64, (2, 16))
+    seen = {}
+    model.blocks[0].attn.qkv.register_forward_hook(lambda m, i, o: seen.update(qkv=o.dtype))
+    fp32_logits, fp32_loss = model(idx, idx)
+    with train.autocast("cpu", cpu_bf16=True):
+        logits, loss = model(idx, idx)
+    assert seen["qkv"] == torch.bfloat16 and logits.dtype == torch.float32
+    assert not torch.equal(logits, fp32_logits) and torch.allclose(loss, fp32_loss, rtol=1e-2)   # bf16 rounding only
+    args = get_args([f"--data_dir={tiny_data}"])
+    assert "cpu_bf16" not in config.fingerprint(args)                # off: the fingerprints of older models still match
+    assert config.fingerprint(get_args([f"--data_dir={tiny_data}", "--cpu_bf16"]))["cpu_bf16"] is True
