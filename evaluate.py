@@ -134,12 +134,14 @@ def outputs_match(got, expected, tol=1e-6):
     return len(got) == len(expected) and all(same_line(a, b) for a, b in zip(got, expected))
 
 
-def judge(problems, samples, workers=None, timeout=3.0, memory_mb=512, progress=True):
-    """One result per sample, in order: {task_id, completion, verdict, detail, passed}."""
+def judge(problems, samples, workers=None, timeout=3.0, memory_mb=512, progress=True, known=None):
+    """One result per sample, in order: {task_id, completion, verdict, detail, passed}. `known`, a
+    dict that this fills, carries verdicts over to later calls with the same problems and limits:
+    a program judged once is not run again (a sweep's temperatures and models share many)."""
     if not (timeout > 0 and memory_mb >= 1):
         raise ValueError(f"need timeout > 0 and memory_mb >= 1, got {timeout} and {memory_mb}")
     problems = problems if isinstance(problems, dict) else {p["task_id"]: p for p in problems}
-    jobs, keys, cases = {}, [], {}
+    jobs, keys, cases, known = {}, [], {}, {} if known is None else known
     for s in samples:
         if s["task_id"] not in problems:
             raise ValueError(f"sample for unknown task_id {s['task_id']!r}")
@@ -148,16 +150,16 @@ def judge(problems, samples, workers=None, timeout=3.0, memory_mb=512, progress=
             cases[p["task_id"]] = stdin_cases(p)
         src = extract_code(p, s["completion"])
         key = None if src is None else (p["task_id"], src)      # identical programs run once
-        if key is not None and key not in jobs:
+        if key is not None and key not in jobs and key not in known:
             c = cases[p["task_id"]]
             jobs[key] = {"solution": src, "inputs": [i for i, _ in c] if c else None,
                          "test": None if c else f"{p['test']}\n\ncheck({p['entry_point']})\n"}
         keys.append(key)
-    verdicts = {None: ("no code", "no code could be extracted from the completion")}
+    known[None] = ("no code", "no code could be extracted from the completion")
     for key, res in run_all(jobs, workers, timeout, memory_mb, progress).items():
-        verdicts[key] = _verdict(res, cases[key[0]])
-    return [{"task_id": s["task_id"], "completion": s["completion"], "verdict": verdicts[k][0],
-             "detail": verdicts[k][1], "passed": verdicts[k][0] == "passed"} for s, k in zip(samples, keys)]
+        known[key] = _verdict(res, cases[key[0]])
+    return [{"task_id": s["task_id"], "completion": s["completion"], "verdict": known[k][0],
+             "detail": known[k][1], "passed": known[k][0] == "passed"} for s, k in zip(samples, keys)]
 
 
 def _verdict(res, cases):
@@ -211,14 +213,16 @@ def format_table(rows, ks=(1, 5)):
     return markdown_table(head, body)
 
 
-def sweep(model, problems, temperatures, n, ks=(1, 5), workers=None, timeout=3.0, progress=True, **sample_kw):
+def sweep(model, problems, temperatures, n, ks=(1, 5), workers=None, timeout=3.0, progress=True, known=None,
+          **sample_kw):
     """For each temperature: sample n completions per problem (sample.py), judge, summarize.
-    Returns [{temperature, summary, results}]."""
+    Returns [{temperature, summary, results}]. The temperatures share their verdicts (`known`,
+    see judge): about half of a sweep's programs were already written at another temperature."""
     from sample import sample_completions   # torch is loaded only when a model is evaluated
-    runs = []
+    runs, known = [], {} if known is None else known
     for t in temperatures:
         results = judge(problems, sample_completions(model, problems, t, n, progress=progress, **sample_kw),
-                        workers, timeout, progress=progress)
+                        workers, timeout, progress=progress, known=known)
         runs.append({"temperature": t, "summary": summarize(problems, results, ks), "results": results})
     return runs
 

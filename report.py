@@ -115,12 +115,12 @@ def compare(models, problems, temperatures, n, ks=(1, 5), cache=None, key=None, 
     setting = {"key": key, "temperatures": temperatures, "n": n, "problems": [p["task_id"] for p in problems],
                **sample_kw}
     old = json.load(open(cache)) if cache and os.path.exists(cache) else {}
-    sweeps = {}
+    sweeps, known = {}, {}   # known: verdicts shared by the models (they write many of the same programs)
     for i, (name, model) in enumerate(models.items()):
         if i == 0 and old.get("setting") == setting:
             sweeps[name] = old["sweep"]
             continue
-        runs = evaluate.sweep(model, problems, temperatures, n, ks, **sample_kw)
+        runs = evaluate.sweep(model, problems, temperatures, n, ks, known=known, **sample_kw)
         if results and name in results:
             with open(results[name], "w") as f:
                 f.writelines(json.dumps({"temperature": r["temperature"], **x}) + "\n" for r in runs for x in r["results"])

@@ -179,6 +179,20 @@ def test_identical_samples_are_judged_once(monkeypatch):
     assert len(calls) == 2 and [r["verdict"] for r in results] == ["passed"] * 6
 
 
+
+def test_verdicts_known_from_an_earlier_call_are_reused_not_run_again(monkeypatch):
+    calls = []
+    real = sandbox.Sandbox.run
+    monkeypatch.setattr(sandbox.Sandbox, "run", lambda self, job: calls.append(job) or real(self, job))
+    known = {}
+    first = ev.judge(PROBLEMS, [{"task_id": "t/add", "completion": "    return a - b\n"}], progress=False, known=known)
+    again = ev.judge(PROBLEMS, [{"task_id": "t/add", "completion": "    return a - b\n"},
+                                {"task_id": "t/add", "completion": "    return a + b\n"}], progress=False, known=known)
+    assert len(calls) == 2                                            # a - b once, a + b once
+    assert [r["verdict"] for r in first + again] == ["wrong answer", "wrong answer", "passed"]
+    known[("t/add", ADD["prompt"] + "    return a * b\n")] = ("passed", "")   # a verdict that is only in `known`
+    assert judge1(ADD, "    return a * b\n", known=known)["verdict"] == "passed" and len(calls) == 2
+
 # --- summaries --------------------------------------------------------------------------------
 def test_summarize_gives_pass_at_k_per_problem_and_per_difficulty():
     results = ([{"task_id": "t/add", "verdict": "passed", "passed": True}] * 3
