@@ -91,7 +91,7 @@ def bench_variants(args):
     batches = [train.collate([pairs[i] for i in train.batch_indices(s, lengths, 32, 0)], 256) for s in range(args.steps)]
     contexts = {"fp32": contextlib.nullcontext, "--cpu_bf16": lambda: train.autocast("cpu", cpu_bf16=True),
                 "math attention": lambda: sdpa_kernel(SDPBackend.MATH), "torch.compile": contextlib.nullcontext}
-    steps, losses, first, times = {}, {}, {}, {}
+    steps, losses, first, times = {}, {name: [] for name in contexts}, {}, {}
     for name, ctx in contexts.items():
         torch.manual_seed(0)
         model = GPT(GPTConfig(vocab_size=get_tokenizer().n_vocab))
@@ -106,7 +106,7 @@ def bench_variants(args):
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
                 opt.step()
-                losses[name] = (losses.get(name, (0, None))[0] + 1, loss.item())
+                losses[name].append(loss.item())
         t0 = time.perf_counter()
         run()                                            # warm-up round: compiles where it compiles
         steps[name], first[name], times[name] = run, time.perf_counter() - t0, []
@@ -120,7 +120,7 @@ def bench_variants(args):
     for name in steps:
         t = statistics.median(times[name])
         print(f"           {name:15} {tokens / t:9,.0f} tokens/s  {base / t:.2f}x  first round {first[name]:5.1f} s  "
-              f"loss after {losses[name][0]} steps {losses[name][1]:.4f}")
+              f"loss after {len(losses[name])} steps {losses[name][-1]:.4f}")
 
 
 def bench_sampling(args):
