@@ -5,7 +5,13 @@
     python atlas.py --toy                # the toy's analytic grid alone (instant)
     python atlas.py --questions=samples,rounds,data,epochs,online   # the paper's open questions (not yet timed)
 
-The grid: one base model (seed 0, out/atlas/base.pt); T_train in 0.6, 0.8, 1.0, 1.2, 1.6, 2.0,
+Everything runs on the development benchmark (generator seed 7, `--data_seed`), with a 4,000-prompt
+SSD split whose first 2,000 prompts are the usual ones (each split has its own random stream): the
+atlas asks questions whose answers could change the recipe, and the recipe is chosen on that
+benchmark, never on the test split. Base models: out/atlas/seedS (pretrained on first use, together
+with the reference run ssd_s0 = our recipe on 2,000 prompts, SSD seed 0).
+
+The grid: one base model (seed 0, copied to out/atlas/grid); T_train in 0.6, 0.8, 1.0, 1.2, 1.6, 2.0,
 each once without truncation and once with our recipe's truncation (top-k 20, top-p 0.8, min-p
 0.3); every SSD model, and the base, evaluated at T_eval 0.2, 0.4, ..., 1.6 (`train.py --stage=ssd`,
 the base's sweep cached). It prints pass@1 as heatmaps (T_train rows, T_eval columns, the best cell
@@ -13,18 +19,19 @@ marked *), then every cell against T_eff = T_train x T_eval with a quadratic fit
 paper: R² 0.75, a peak near T_eff 1.2 without truncation), and the toy's exact grid in the same
 layout (fsm.py's analytic student: SFT on infinitely many samples, evaluated with top-p 0.8).
 
-The questions the paper left open, each as variants of our recipe on the base models of the
-committed split's study (`python study.py --seeds=0,1 --ssd_seeds=0,1`, out/seedS), every gain with
-its interval pooled over the base seeds, and the difference to the one-sample recipe paired:
+The questions the paper left open, each as variants of our recipe on the base models out/atlas/seedS
+(`--seeds`), every gain with its interval pooled over the base seeds, and the difference to the
+reference run paired:
   samples   2 or 4 samples per prompt, at the same prompts and at the same total (fewer prompts)
   rounds    SSD from the SSD model, twice (does it keep gaining, plateau or collapse?)
-  data      250 .. 4,000 SSD prompts (a 4,000-prompt SSD split from the same generator)
-  epochs    1, 2, 4, 8 epochs of fine-tuning
+  data      250 .. 4,000 SSD prompts (the reference has 2,000)
+  epochs    2, 4, 8 epochs of fine-tuning (the reference: 1)
   online    every batch sampled from the model being trained instead of the frozen base
 """
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -33,13 +40,13 @@ import numpy as np
 T_TRAIN = (0.6, 0.8, 1.0, 1.2, 1.6, 2.0)
 T_EVAL = (0.2, 0.4, 0.6, 0.8, 1.0, 1.2, 1.4, 1.6)
 TRUNCATION = {"none": ["--ssd_top_k=0", "--ssd_top_p=1", "--ssd_min_p=0"], "ours": []}   # ours = the defaults
-SHADES = " .:-=+*#%@"
-BIG_SSD = ["--data_sizes=6000,300,4000,900"]   # the same generator: the first 2,000 SSD prompts are data/'s
+SHADES = " .:ox%#@"   # no - or +: they would read as signs
+SIZES = {"pretrain": 6000, "val": 300, "ssd": 4000, "test": 900}   # the committed split's, with 4,000 SSD prompts
 QUESTIONS = {   # question: [(run name, train.py flags on top of our recipe)]; ssd_s0 is the reference run
     "samples": [("n2", ["--ssd_n=2"]), ("n4", ["--ssd_n=4"]), ("n2_same_total", ["--ssd_n=2", "--ssd_prompts=1000"]),
                 ("n4_same_total", ["--ssd_n=4", "--ssd_prompts=500"])],
     "rounds": [("round2", ["--ssd_from=ssd_s0"]), ("round3", ["--ssd_from=round2"])],
-    "data": [(f"prompts{n}", [*BIG_SSD, f"--ssd_prompts={n}"]) for n in (250, 500, 1000, 2000, 4000)],
+    "data": [(f"prompts{n}", [f"--ssd_prompts={n}"]) for n in (250, 500, 1000, 4000)],
     "epochs": [(f"epochs{e}", [f"--ssd_epochs={e}"]) for e in (2, 4, 8)],
     "online": [("online", ["--ssd_online"])],
 }
@@ -80,27 +87,49 @@ def toy_grid(truncation):
             for tt in T_TRAIN for te in T_EVAL}
 
 
-def run_grid(out, extra):
-    base = ["--seed=0", f"--out_dir={out}", f"--eval_temperatures={','.join(map(str, T_EVAL))}", *extra]
-    first = True
-    for trunc, flags in TRUNCATION.items():
+def common(out, data_seed):
+    """train.py flags shared by every atlas run: the development benchmark (written on first use)
+    and the reference's 2,000 SSD prompts (a --ssd_prompts later on the command line wins)."""
+    from data import benchmark
+    data = os.path.join(out, "data")
+    benchmark.ensure(data, SIZES, seed=data_seed)
+    return [f"--data_dir={data}", "--ssd_prompts=2000"]
+
+
+def train(args):
+    print("$ python train.py " + " ".join(args), flush=True)
+    subprocess.run([sys.executable, "train.py", *args], check=True)
+
+
+def ensure_base(out, seed, flags):
+    """out/seedS/base.pt, pretrained with the reference run ssd_s0 (our recipe, SSD seed 0) if missing."""
+    home = os.path.join(out, f"seed{seed}")
+    if not os.path.exists(os.path.join(home, "ssd_s0_report.json")):
+        train([f"--seed={seed}", f"--out_dir={home}", "--run=ssd_s0", "--ssd_seed=0", *flags,
+               *(["--stage=ssd"] if os.path.exists(os.path.join(home, "base.pt")) else [])])
+    return home
+
+
+def run_grid(out, flags):
+    grid = os.path.join(out, "grid")
+    if not os.path.exists(os.path.join(grid, "base.pt")):   # the seed-0 base, with a sweep of its own
+        os.makedirs(grid, exist_ok=True)
+        shutil.copy(os.path.join(ensure_base(out, 0, flags), "base.pt"), os.path.join(grid, "base.pt"))
+    for trunc, trunc_flags in TRUNCATION.items():
         for tt in T_TRAIN:
             name = f"grid_T{tt:g}_{trunc}"
-            if os.path.exists(os.path.join(out, f"{name}_report.json")):
+            if os.path.exists(os.path.join(grid, f"{name}_report.json")):
                 print(f"{name} exists: skipped", flush=True)
                 continue
-            cmd = [sys.executable, "train.py", *base, f"--run={name}", f"--ssd_temperature={tt}", *flags]
-            cmd += [] if first else ["--stage=ssd"]
-            print("$ " + " ".join(cmd[1:]), flush=True)
-            subprocess.run(cmd, check=True)
-            first = False
+            train(["--seed=0", f"--out_dir={grid}", "--stage=ssd", f"--eval_temperatures={','.join(map(str, T_EVAL))}",
+                   f"--run={name}", f"--ssd_temperature={tt}", *trunc_flags, *flags])
 
 
 def summarize_grid(out):
     lines, reports = [], {}
     for trunc in TRUNCATION:
         for tt in T_TRAIN:
-            path = os.path.join(out, f"grid_T{tt:g}_{trunc}_report.json")
+            path = os.path.join(out, "grid", f"grid_T{tt:g}_{trunc}_report.json")
             if os.path.exists(path):
                 reports[(trunc, tt)] = json.load(open(path))
     if not reports:
@@ -142,20 +171,15 @@ def toy_lines():
     return lines
 
 
-def run_questions(out, names, seeds, extra):
-    for q in names:
-        for s in seeds:
-            for run, flags in QUESTIONS[q]:
-                home = os.path.join(out, f"seed{s}")
+def run_questions(out, names, seeds, flags):
+    homes = {s: ensure_base(out, s, flags) for s in seeds}   # a question at a time, over all bases: each done
+    for q in names:                                          # is a finished answer if the atlas is stopped
+        for s, home in homes.items():
+            for run, q_flags in QUESTIONS[q]:
                 if os.path.exists(os.path.join(home, f"{run}_report.json")):
                     print(f"{home}/{run} exists: skipped", flush=True)
                     continue
-                if "--data_sizes" not in " ".join(flags) and not os.path.exists(os.path.join(home, "base.pt")):
-                    raise SystemExit(f"error: no {home}/base.pt: run `python study.py --seeds={s} --ssd_seeds=0,1` first")
-                cmd = [sys.executable, "train.py", f"--seed={s}", f"--out_dir={home}", "--stage=ssd", "--ssd_seed=0",
-                       f"--run={run}", *flags, *extra]
-                print("$ " + " ".join(cmd[1:]), flush=True)
-                subprocess.run(cmd, check=True)
+                train([f"--seed={s}", f"--out_dir={home}", "--stage=ssd", "--ssd_seed=0", f"--run={run}", *flags, *q_flags])
 
 
 def summarize_questions(out, names, seeds):
@@ -164,14 +188,14 @@ def summarize_questions(out, names, seeds):
     import study
     from evaluate import markdown_table
     if not os.path.isdir(out):
-        raise SystemExit(f"error: no folder {out} (run `python study.py --seeds=0,1 --ssd_seeds=0,1` first)")
+        raise SystemExit(f"error: no folder {out} (run `python atlas.py --questions=...` first)")
     lines = []
-    ref = {("test", s, 0): json.load(open(p)) for s in seeds
+    ref = {("dev", s, 0): json.load(open(p)) for s in seeds
            if os.path.exists(p := os.path.join(out, f"seed{s}", "ssd_s0_report.json"))}
     for q in names:
         rows = []
         for run, _ in [("ssd_s0", None), *QUESTIONS[q]]:
-            reps = {("test", s, 0): json.load(open(p)) for s in seeds
+            reps = {("dev", s, 0): json.load(open(p)) for s in seeds
                     if os.path.exists(p := os.path.join(out, f"seed{s}", f"{run}_report.json"))}
             if not reps:
                 continue
@@ -187,7 +211,8 @@ def main(argv=None):
     ap.add_argument("--grid", action="store_true", help="the T_train x T_eval grid on our model")
     ap.add_argument("--toy", action="store_true", help="only the toy's grid")
     ap.add_argument("--questions", default="", help=f"comma-separated subset of {','.join(QUESTIONS)}")
-    ap.add_argument("--seeds", default="0,1", help="--questions: the base seeds (out/seedS of study.py)")
+    ap.add_argument("--seeds", default="0,1", help="--questions: the base seeds (out/atlas/seedS)")
+    ap.add_argument("--data_seed", type=int, default=7, help="the benchmark generator's seed (7: the development one)")
     ap.add_argument("--out", default="out/atlas")
     ap.add_argument("--summarize", action="store_true", help="do not train, only redraw from the reports")
     args, extra = ap.parse_known_args(argv)   # anything else goes to train.py
@@ -196,28 +221,30 @@ def main(argv=None):
         ap.error(f"--questions takes names from {','.join(QUESTIONS)}")
     if not (args.grid or args.toy or questions):
         ap.error("say what to run: --grid, --toy or --questions=...")
-    lines = []
-    if questions:
-        out = args.out if args.out != "out/atlas" else "out"
+    if args.data_seed == 1234:
+        ap.error("--data_seed=1234 is the test split's generator: the atlas is not run on it")
+    try:
         seeds = [int(s) for s in args.seeds.split(",")]
-        if not args.summarize:
-            run_questions(out, questions, seeds, extra)
-        lines += summarize_questions(out, questions, seeds)
-        print("\n".join(lines))
-        with open(os.path.join(out, "questions.md"), "w") as f:
-            f.write("\n".join(lines) + "\n")
-        if not (args.grid or args.toy):
-            return
+    except ValueError:
+        ap.error("--seeds takes comma-separated integers")
+    flags = common(args.out, args.data_seed) + extra if (args.grid or questions) and not args.summarize else []
+    lines = []
     if args.grid:
         if not args.summarize:
-            run_grid(args.out, extra)
+            run_grid(args.out, flags)
         lines += summarize_grid(args.out)
-    lines += toy_lines()
+    if args.grid or args.toy:
+        lines += toy_lines()
+    if questions:
+        if not args.summarize:
+            run_questions(args.out, questions, seeds, flags)
+        lines += summarize_questions(args.out, questions, seeds)
     text = "\n".join(lines)
     print(text)
-    if args.grid:
-        with open(os.path.join(args.out, "grid.md"), "w") as f:
-            f.write("```\n" + text + "\n```\n")
+    if args.grid or questions:
+        name = "atlas.md" if args.grid and questions else "grid.md" if args.grid else "questions.md"
+        with open(os.path.join(args.out, name), "w") as f:
+            f.write(text + "\n")
 
 
 if __name__ == "__main__":

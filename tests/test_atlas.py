@@ -14,10 +14,10 @@ def test_a_parabola_fits_itself_with_its_peak():
 def test_the_heatmap_shades_by_value_and_marks_the_best_cell():
     lines = atlas.heatmap("t", ["a", "b"], [0.5, 1.0], lambda r, c: {("a", 0.5): 0.1, ("a", 1.0): 0.3,
                                                                      ("b", 0.5): 0.25, ("b", 1.0): None}[(r, c)])
-    # the range 0.1 .. 0.3 spans the 10 shades " .:-=+*#%@": 0.1 -> shade 0 " ", 0.3 -> shade 9 "@",
-    # 0.25 -> 0.75 x 9 = 6.75 -> shade 7 "#"; a missing cell is "-"
+    # the range 0.1 .. 0.3 spans the 8 shades " .:ox%#@": 0.1 -> shade 0 " ", 0.3 -> shade 7 "@",
+    # 0.25 -> 0.75 x 7 = 5.25 -> shade 5 "%"; a missing cell is "-"
     assert lines[2].split() == ["a", "0.100", "@0.300*"]
-    assert lines[3].split() == ["b", "#0.250", "-"]
+    assert lines[3].split() == ["b", "%0.250", "-"]
 
 
 def test_without_truncation_the_toy_depends_only_on_t_train_times_t_eval():
@@ -31,12 +31,13 @@ def test_without_truncation_the_toy_depends_only_on_t_train_times_t_eval():
 def test_the_grid_summary_draws_both_heatmaps_the_fit_and_the_best_cell(tmp_path):
     import json
     base = [{"temperature": t, "pass@1": 0.3} for t in atlas.T_EVAL]
+    (tmp_path / "grid").mkdir()
     for trunc in atlas.TRUNCATION:
         for tt in atlas.T_TRAIN:
             ssd = [{"temperature": t, "pass@1": 0.5 - (tt * t - 1.2) ** 2 / 4} for t in atlas.T_EVAL]
             report = {"sweeps": {"base": base, "SSD": ssd},
                       "bootstrap": {"best_vs_best": {"all": {"gain": 0.2, "low": 0.18, "high": 0.22}}}}
-            (tmp_path / f"grid_T{tt:g}_{trunc}_report.json").write_text(json.dumps(report))
+            (tmp_path / "grid" / f"grid_T{tt:g}_{trunc}_report.json").write_text(json.dumps(report))
     text = "\n".join(atlas.summarize_grid(str(tmp_path)))
     assert "R² 1.00, peak at T_eff 1.20" in text   # the cells are an exact parabola in T_eff
     assert text.count("best cell") == 2 and "+20.0 pp (+18.0 .. +22.0)" in text
@@ -53,3 +54,24 @@ def test_each_open_question_is_pooled_over_bases_and_compared_with_the_one_sampl
     assert "| ssd_s0 | 2 | +6.0 (+6.0 .. +6.0) | - |" in text
     assert "| epochs2 | 2 | +7.0 (+7.0 .. +7.0) | +1.0 (+1.0 .. +1.0) |" in text
     assert "| epochs4 | 2 | +3.0 (+3.0 .. +3.0) | -3.0 (-3.0 .. -3.0) |" in text
+
+
+def test_the_questions_pretrain_a_missing_base_once_and_skip_runs_already_reported(tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setattr(atlas, "train", calls.append)
+    (tmp_path / "seed1").mkdir()
+    (tmp_path / "seed1" / "ssd_s0_report.json").write_text("{}")   # base 1 and its reference exist
+    (tmp_path / "seed1" / "epochs2_report.json").write_text("{}")
+    atlas.run_questions(str(tmp_path), ["epochs"], [0, 1], ["--data_dir=D", "--ssd_prompts=2000"])
+    runs = [[a for a in c if a.startswith(("--run=", "--out_dir=", "--stage="))] for c in calls]
+    home0, home1 = tmp_path / "seed0", tmp_path / "seed1"
+    assert runs == [[f"--out_dir={home0}", "--run=ssd_s0"],   # no --stage: pretrain, then the reference
+                    *[[f"--out_dir={home0}", "--stage=ssd", f"--run=epochs{e}"] for e in (2, 4, 8)],
+                    *[[f"--out_dir={home1}", "--stage=ssd", f"--run=epochs{e}"] for e in (4, 8)]]
+    assert calls[1][-3:] == ["--data_dir=D", "--ssd_prompts=2000", "--ssd_epochs=2"]   # the question's flag last wins
+
+
+def test_the_atlas_refuses_the_test_splits_generator(capsys):
+    with pytest.raises(SystemExit):
+        atlas.main(["--grid", "--data_seed=1234"])
+    assert "test split" in capsys.readouterr().err
