@@ -78,6 +78,56 @@ def quadratic_fit(x, y):
     return coef, float(r2), (float(-coef[1] / (2 * coef[0])) if coef[0] < 0 else None)
 
 
+def same_t_eff(cells):
+    """A check of the T_eff hypothesis that needs no curve: (number of pairs of cells that share
+    a T_eff, their mean |difference|, the mean |difference| of all pairs of cells), from cells
+    {(T_train, T_eval): pass@1}. A quadratic fit's R² mixes "organised by T_eff" with "shaped like
+    a parabola"; if T_eff is all that matters, cells with equal products differ only by noise."""
+    groups = {}
+    for (tt, te), v in cells.items():
+        groups.setdefault(round(tt * te, 6), []).append(v)
+    pairs = lambda vs: [abs(a - b) for i, a in enumerate(vs) for b in vs[i + 1:]]
+    same = [d for vs in groups.values() for d in pairs(vs)]
+    every = pairs(list(cells.values()))
+    return len(same), (float(np.mean(same)) if same else None), float(np.mean(every))
+
+
+def noise_floor(cells, per_problem):
+    """The mean |difference| that sampling noise alone would give the pairs of cells with equal
+    T_eff: for each pair, the standard error of the mean of per-problem differences (the same test
+    problems: paired), times sqrt(2/pi), the mean |x| of a normal with that deviation.
+    per_problem: {(T_train, T_eval): per-problem pass rates, in one problem order}."""
+    groups = {}
+    for c in cells:
+        groups.setdefault(round(c[0] * c[1], 6), []).append(c)
+    ses = [np.std(per_problem[a] - per_problem[b], ddof=1) / np.sqrt(len(per_problem[a]))
+           for cs in groups.values() for i, a in enumerate(cs) for b in cs[i + 1:]]
+    return float(np.sqrt(2 / np.pi) * np.mean(ses)) if ses else None
+
+
+def t_eff_lines(cells, per_problem=None):
+    """Lines: the quadratic fit against T_eff (the paper's test), same_t_eff's check and, with
+    per-sample results, the noise floor of that check."""
+    (c2, c1, c0), r2, peak = quadratic_fit([tt * te for tt, te in cells], list(cells.values()))
+    n, same, every = same_t_eff(cells)
+    floor = noise_floor(cells, per_problem) if per_problem else None
+    return [f"  against T_eff = T_train x T_eval: pass@1 = {c2:.3f} T_eff² {c1:+.3f} T_eff {c0:+.3f}, R² {r2:.2f}"
+            + (f", peak at T_eff {peak:.2f}" if peak else ", no peak (not concave)"),
+            (f"  the {n} pairs of cells with equal T_eff differ by {100 * same:.1f} pp on average (noise alone: "
+             f"{100 * floor:.1f} pp); any two cells by {100 * every:.1f} pp" if floor is not None else
+             f"  the {n} pairs of cells with equal T_eff differ by {100 * same:.1f} pp on average; any two cells by "
+             f"{100 * every:.1f} pp") if n else "  no two cells share a T_eff"]
+
+
+def per_problem_rates(path):
+    """{T_eval: per-problem pass rates in sorted task_id order} from a RUN_results.jsonl."""
+    rates = {}
+    for line in open(path):
+        r = json.loads(line)
+        rates.setdefault(r["temperature"], {}).setdefault(r["task_id"], []).append(r["passed"])
+    return {t: np.array([np.mean(v[k]) for k in sorted(v)]) for t, v in rates.items()}
+
+
 def toy_grid(truncation):
     """{(T_train, T_eval): exact success} of fsm.py's analytic student, evaluated with top-p 0.8."""
     import fsm
@@ -143,11 +193,15 @@ def summarize_grid(out):
         cell = lambda r, c: base.get(c) if r == "base" else at(r, c)
         lines += heatmap(f"\npass@1, SSD {'without truncation' if trunc == 'none' else 'with our truncation'} "
                          f"(row base: the base model)", rows, T_EVAL, cell)
-        pts = [(tt * te, at(tt, te)) for tt in T_TRAIN for te in T_EVAL if at(tt, te) is not None]
+        cells = {(tt, te): at(tt, te) for tt in T_TRAIN for te in T_EVAL if at(tt, te) is not None}
+        pts = [(tt * te, v) for (tt, te), v in cells.items()]
+        per_problem = {}
+        for tt in T_TRAIN:
+            path = os.path.join(out, "grid", f"grid_T{tt:g}_{trunc}_results.jsonl")
+            if os.path.exists(path):
+                per_problem.update({(tt, te): v for te, v in per_problem_rates(path).items()})
         if len(pts) >= 4:
-            (c2, c1, c0), r2, peak = quadratic_fit(*zip(*pts))
-            lines.append(f"  against T_eff = T_train x T_eval: pass@1 = {c2:.3f} T_eff² {c1:+.3f} T_eff {c0:+.3f}, "
-                         f"R² {r2:.2f}" + (f", peak at T_eff {peak:.2f}" if peak else ", no peak (not concave)"))
+            lines += t_eff_lines(cells, per_problem if set(cells) <= set(per_problem) else None)
             from report import line_chart
             lines += ["  " + l for l in line_chart({"cells": sorted(pts)}, height=8, xlabel="T_eff", join=False)]
         best = max(((s["pass@1"], tt, s["temperature"]) for (t, tt), r in reports.items() if t == trunc
@@ -166,8 +220,7 @@ def toy_lines():
         g = toy_grid(trunc)
         lines += heatmap(f"\nthe toy (fsm.py, exact), SSD {'without truncation' if trunc == 'none' else 'with top-p 0.8'}"
                          f", evaluated with top-p 0.8", list(T_TRAIN), T_EVAL, lambda r, c: g[(r, c)])
-        (c2, c1, c0), r2, peak = quadratic_fit([tt * te for tt, te in g], list(g.values()))
-        lines.append(f"  against T_eff: R² {r2:.2f}" + (f", peak at T_eff {peak:.2f}" if peak else ""))
+        lines += t_eff_lines(g)
     return lines
 
 

@@ -75,3 +75,18 @@ def test_the_atlas_refuses_the_test_splits_generator(capsys):
     with pytest.raises(SystemExit):
         atlas.main(["--grid", "--data_seed=1234"])
     assert "test split" in capsys.readouterr().err
+
+
+def test_cells_with_equal_t_eff_are_compared_pair_by_pair():
+    cells = {(1.0, 1.0): 0.5, (2.0, 0.5): 0.3, (0.5, 2.0): 0.4, (1.0, 2.0): 0.1}
+    # T_eff 1: 0.5, 0.3, 0.4 -> |differences| 0.2, 0.1, 0.1; T_eff 2 has one cell; all 6 pairs sum to 1.3
+    n, same, every = atlas.same_t_eff(cells)
+    assert n == 3 and same == pytest.approx(0.4 / 3) and every == pytest.approx(1.3 / 6)
+
+
+def test_the_noise_floor_is_the_expected_absolute_value_of_a_paired_difference():
+    import numpy as np
+    per_problem = {(1.0, 1.0): np.array([1, 0, 1, 0.]), (2.0, 0.5): np.array([0, 0, 1, 1.])}
+    # differences 1, 0, 0, -1: sd (ddof 1) sqrt(2/3), standard error sqrt(2/3) / 2; times sqrt(2/pi)
+    expected = (2 / 3) ** 0.5 / 2 * (2 / np.pi) ** 0.5
+    assert atlas.noise_floor(per_problem, per_problem) == pytest.approx(expected)
