@@ -75,7 +75,7 @@ def paired_bootstrap(sweeps, difficulty, resamples=2000, seed=0):
 def line_chart(series, height=10, width=44, marks="ox+*", xlabel="T_eval", ylabel="pass@1", join=True):
     """A text line chart, as lines: series {name: [(x, y)]} (by default pass@1 against the
     evaluation temperature); each series has its marker at its points and, with join, dots
-    between them (# where two meet). The x ticks are the first series' x values."""
+    between them (# where two meet). The x ticks are the first series' x values, those with room."""
     pts = [p for ps in series.values() for p in ps]
     x0, x1 = min(x for x, _ in pts), max(x for x, _ in pts)
     y0, y1 = min(y for _, y in pts), max(y for _, y in pts)
@@ -92,11 +92,12 @@ def line_chart(series, height=10, width=44, marks="ox+*", xlabel="T_eval", ylabe
             grid[r][c] = mark if grid[r][c] in " ." else "#"
     label = lambda r: f"{y1 - r * (y1 - y0) / ((height - 1) or 1):.2f}" if r in (0, height - 1) else ""
     lines = [f"{label(r):>6} |{''.join(g).rstrip()}" for r, g in enumerate(grid)]
-    ticks = [" "] * (width + 6)
-    for x, _ in next(iter(series.values())):
-        for i, ch in enumerate(f"{x:g}"):
-            if col(x) + i < width + 6:
-                ticks[col(x) + i] = ch
+    ticks, free = [" "] * (width + 6), 0   # free: the first column a new tick may use
+    for x in sorted({x for x, _ in next(iter(series.values()))}):
+        if col(x) >= free:                    # a tick that would touch the one before is left out
+            text = f"{x:g}"[:width + 6 - col(x)]
+            ticks[col(x):col(x) + len(text)] = text
+            free = col(x) + len(text) + 1
     lines += ["       +" + "-" * width, "        " + "".join(ticks).rstrip() + f"   {xlabel}",
               "        " + "   ".join(f"{m} {name}" for m, name in zip(marks, series)) + f"   ({ylabel})"]
     return lines

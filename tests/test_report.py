@@ -65,3 +65,9 @@ def test_the_temperature_chart_puts_each_point_where_its_numbers_say():
     lines = line_chart({"base": [(0.0, 0.1), (1.0, 0.5)], "SSD": [(0.0, 0.1), (1.0, 0.3)]}, height=5, width=4)
     assert lines[:5] == ["  0.50 |   o", "       |  .", "       |   x", "       | ..", "  0.10 |#"]
     assert lines[6].split() == ["0", "1", "T_eval"] and "o base" in lines[7] and "x SSD" in lines[7]
+
+
+def test_an_x_tick_that_would_touch_the_one_before_is_left_out():
+    # width 10: x 0 -> column 0, x 0.1 -> column 0.9 -> 1 (touches "0"), x 0.5 -> column 4.5 -> 4, x 1 -> column 9
+    lines = line_chart({"cells": [(0.0, 0.1), (0.1, 0.2), (0.5, 0.3), (1.0, 0.4)]}, height=3, width=10, join=False)
+    assert lines[4] == "        0   0.5  1   T_eval"
