@@ -20,8 +20,8 @@ paper: R² 0.75, a peak near T_eff 1.2 without truncation), and the toy's exact 
 layout (fsm.py's analytic student: SFT on infinitely many samples, evaluated with top-p 0.8).
 
 The questions the paper left open, each as variants of our recipe on the base models out/atlas/seedS
-(`--seeds`), every gain with its interval pooled over the base seeds, and the difference to the
-reference run paired:
+(`--seeds`; `--ssd_seeds=0,1` adds SSD seeds, runs NAME_s1), every gain with its interval pooled
+over the runs, and the difference to the reference run on the same base and SSD seed paired:
   samples   2 or 4 samples per prompt, at the same prompts and at the same total (fewer prompts)
   rounds    SSD from the SSD model, twice (does it keep gaining, plateau or collapse?)
   data      250 .. 4,000 SSD prompts (the reference has 2,000)
@@ -151,13 +151,23 @@ def train(args):
     subprocess.run([sys.executable, "train.py", *args], check=True)
 
 
-def ensure_base(out, seed, flags):
-    """out/seedS/base.pt, pretrained with the reference run ssd_s0 (our recipe, SSD seed 0) if missing."""
+def ensure_base(out, seed, flags, ssd_seed=0):
+    """out/seedS/base.pt, pretrained with the reference run ssd_sX (our recipe, SSD seed X) if missing."""
     home = os.path.join(out, f"seed{seed}")
-    if not os.path.exists(os.path.join(home, "ssd_s0_report.json")):
-        train([f"--seed={seed}", f"--out_dir={home}", "--run=ssd_s0", "--ssd_seed=0", *flags,
+    if not os.path.exists(os.path.join(home, f"ssd_s{ssd_seed}_report.json")):
+        train([f"--seed={seed}", f"--out_dir={home}", f"--run=ssd_s{ssd_seed}", f"--ssd_seed={ssd_seed}", *flags,
                *(["--stage=ssd"] if os.path.exists(os.path.join(home, "base.pt")) else [])])
     return home
+
+
+def named(run, flags, ssd_seed):
+    """A question's run for SSD seed X: seed 0 keeps the plain name, seed X > 0 gets _sX (and a
+    later round starts from the same seed's earlier round)."""
+    if ssd_seed == 0:
+        return run, flags
+    tail = f"_s{ssd_seed}"
+    return run + tail, [f"--ssd_from={'ssd' if f == '--ssd_from=ssd_s0' else f.split('=')[1]}{tail}"
+                        if f.startswith("--ssd_from=") else f for f in flags]
 
 
 def run_grid(out, flags):
@@ -224,38 +234,41 @@ def toy_lines():
     return lines
 
 
-def run_questions(out, names, seeds, flags):
-    homes = {s: ensure_base(out, s, flags) for s in seeds}   # a question at a time, over all bases: each done
-    for q in names:                                          # is a finished answer if the atlas is stopped
-        for s, home in homes.items():
-            for run, q_flags in QUESTIONS[q]:
-                if os.path.exists(os.path.join(home, f"{run}_report.json")):
-                    print(f"{home}/{run} exists: skipped", flush=True)
-                    continue
-                train([f"--seed={s}", f"--out_dir={home}", "--stage=ssd", "--ssd_seed=0", f"--run={run}", *flags, *q_flags])
+def run_questions(out, names, seeds, flags, ssd_seeds=(0,)):
+    for x in ssd_seeds:   # one SSD seed at a time, and within it a question at a time over all bases:
+        homes = {s: ensure_base(out, s, flags, x) for s in seeds}   # each done is a finished answer
+        for q in names:
+            for s, home in homes.items():
+                for run, q_flags in (named(r, f, x) for r, f in QUESTIONS[q]):
+                    if os.path.exists(os.path.join(home, f"{run}_report.json")):
+                        print(f"{home}/{run} exists: skipped", flush=True)
+                        continue
+                    train([f"--seed={s}", f"--out_dir={home}", "--stage=ssd", f"--ssd_seed={x}", f"--run={run}",
+                           *flags, *q_flags])
 
 
-def summarize_questions(out, names, seeds):
-    """Per variant: the gain over the base pooled over base seeds, and the paired difference to
-    the one-sample, one-round, 2,000-prompt, 1-epoch recipe (ssd_s0) on the same bases."""
+def summarize_questions(out, names, seeds, ssd_seeds=(0,)):
+    """Per variant: the gain over the base pooled over base (and SSD) seeds, and the paired
+    difference to the one-sample, one-round, 2,000-prompt, 1-epoch recipe (ssd_sX) on the same
+    bases and SSD seeds."""
     import study
     from evaluate import markdown_table
     if not os.path.isdir(out):
         raise SystemExit(f"error: no folder {out} (run `python atlas.py --questions=...` first)")
+    load = lambda run_of: {("dev", s, x): json.load(open(p)) for s in seeds for x in ssd_seeds
+                           if os.path.exists(p := os.path.join(out, f"seed{s}", f"{run_of(x)}_report.json"))}
+    ref = load(lambda x: f"ssd_s{x}")
     lines = []
-    ref = {("dev", s, 0): json.load(open(p)) for s in seeds
-           if os.path.exists(p := os.path.join(out, f"seed{s}", "ssd_s0_report.json"))}
     for q in names:
-        rows = []
-        for run, _ in [("ssd_s0", None), *QUESTIONS[q]]:
-            reps = {("dev", s, 0): json.load(open(p)) for s in seeds
-                    if os.path.exists(p := os.path.join(out, f"seed{s}", f"{run}_report.json"))}
-            if not reps:
-                continue
-            d = study.pooled_difference(reps, ref) if run != "ssd_s0" else None
-            rows.append([run, len(reps), study.ci(*study.pooled(reps)), "-" if d is None else study.ci(*d[:3])])
-        lines += [f"\n{q}: best-vs-best gain over the base (pp, 95 % CI pooled over base seeds {seeds})\n",
-                  markdown_table(["run", "bases", "gain", "minus ssd_s0 (paired)"], rows)]
+        rows = [["ssd (reference)", len(ref), study.ci(*study.pooled(ref)), "-"]] if ref else []
+        for run, flags in QUESTIONS[q]:
+            reps = load(lambda x: named(run, flags, x)[0])
+            if reps:
+                d = study.pooled_difference(reps, ref)
+                rows.append([run, len(reps), study.ci(*study.pooled(reps)), "-" if d is None else study.ci(*d[:3])])
+        lines += [f"\n{q}: best-vs-best gain over the base (pp, 95 % CI pooled over base seeds {seeds}"
+                  + (f" and SSD seeds {list(ssd_seeds)}" if len(ssd_seeds) > 1 else "") + ")\n",
+                  markdown_table(["run", "runs", "gain", "minus the reference (paired)"], rows)]
     return lines
 
 
@@ -265,6 +278,7 @@ def main(argv=None):
     ap.add_argument("--toy", action="store_true", help="only the toy's grid")
     ap.add_argument("--questions", default="", help=f"comma-separated subset of {','.join(QUESTIONS)}")
     ap.add_argument("--seeds", default="0,1", help="--questions: the base seeds (out/atlas/seedS)")
+    ap.add_argument("--ssd_seeds", default="0", help="--questions: the SSD seeds of each base")
     ap.add_argument("--data_seed", type=int, default=7, help="the benchmark generator's seed (7: the development one)")
     ap.add_argument("--out", default="out/atlas")
     ap.add_argument("--summarize", action="store_true", help="do not train, only redraw from the reports")
@@ -278,8 +292,9 @@ def main(argv=None):
         ap.error("--data_seed=1234 is the test split's generator: the atlas is not run on it")
     try:
         seeds = [int(s) for s in args.seeds.split(",")]
+        ssd_seeds = [int(s) for s in args.ssd_seeds.split(",")]
     except ValueError:
-        ap.error("--seeds takes comma-separated integers")
+        ap.error("--seeds and --ssd_seeds take comma-separated integers")
     flags = common(args.out, args.data_seed) + extra if (args.grid or questions) and not args.summarize else []
     lines = []
     if args.grid:
@@ -290,8 +305,8 @@ def main(argv=None):
         lines += toy_lines()
     if questions:
         if not args.summarize:
-            run_questions(args.out, questions, seeds, flags)
-        lines += summarize_questions(args.out, questions, seeds)
+            run_questions(args.out, questions, seeds, flags, ssd_seeds)
+        lines += summarize_questions(args.out, questions, seeds, ssd_seeds)
     text = "\n".join(lines)
     print(text)
     if args.grid or questions:

@@ -51,7 +51,7 @@ def test_each_open_question_is_pooled_over_bases_and_compared_with_the_one_sampl
             r = {"bootstrap": {"best_vs_best": {"all": {"gain": g}}, "replicates": {"all": [g] * 10}}}
             (tmp_path / f"seed{s}" / f"{run}_report.json").write_text(json.dumps(r))
     text = "\n".join(atlas.summarize_questions(str(tmp_path), ["epochs"], [0, 1]))
-    assert "| ssd_s0 | 2 | +6.0 (+6.0 .. +6.0) | - |" in text
+    assert "| ssd (reference) | 2 | +6.0 (+6.0 .. +6.0) | - |" in text
     assert "| epochs2 | 2 | +7.0 (+7.0 .. +7.0) | +1.0 (+1.0 .. +1.0) |" in text
     assert "| epochs4 | 2 | +3.0 (+3.0 .. +3.0) | -3.0 (-3.0 .. -3.0) |" in text
 
@@ -90,3 +90,10 @@ def test_the_noise_floor_is_the_expected_absolute_value_of_a_paired_difference()
     # differences 1, 0, 0, -1: sd (ddof 1) sqrt(2/3), standard error sqrt(2/3) / 2; times sqrt(2/pi)
     expected = (2 / 3) ** 0.5 / 2 * (2 / np.pi) ** 0.5
     assert atlas.noise_floor(per_problem, per_problem) == pytest.approx(expected)
+
+
+def test_a_later_ssd_seed_suffixes_its_runs_and_chains_its_own_rounds():
+    assert atlas.named("round2", ["--ssd_from=ssd_s0"], 0) == ("round2", ["--ssd_from=ssd_s0"])
+    assert atlas.named("round2", ["--ssd_from=ssd_s0"], 1) == ("round2_s1", ["--ssd_from=ssd_s1"])
+    assert atlas.named("round3", ["--ssd_from=round2"], 1) == ("round3_s1", ["--ssd_from=round2_s1"])
+    assert atlas.named("n2", ["--ssd_n=2"], 2) == ("n2_s2", ["--ssd_n=2"])
