@@ -128,6 +128,11 @@ def per_problem_rates(path):
     return {t: np.array([np.mean(v[k]) for k in sorted(v)]) for t, v in rates.items()}
 
 
+def pp_ci(g):
+    """'+3.6 (+2.1 .. +5.6)' in points from a {gain, low, high}."""
+    return f"{100 * g['gain']:+.1f} ({100 * g['low']:+.1f} .. {100 * g['high']:+.1f})"
+
+
 def toy_grid(truncation):
     """{(T_train, T_eval): exact success} of fsm.py's analytic student, evaluated with top-p 0.8."""
     import fsm
@@ -221,6 +226,11 @@ def summarize_grid(out):
             lines.append(f"  best cell T_train {best[1]:g}, T_eval {best[2]:g}: pass@1 {best[0]:.3f}; that model's "
                          f"best-vs-best gain over the base {100 * ci['gain']:+.1f} pp "
                          f"({100 * ci['low']:+.1f} .. {100 * ci['high']:+.1f})")
+        gains = [f"{tt:g}: {pp_ci(reports[(trunc, tt)]['bootstrap']['best_vs_best']['all'])}"
+                 for tt in T_TRAIN if (trunc, tt) in reports]
+        lines.append("  each SSD model's best-vs-best gain over the base, pp (95 % CI), by T_train: " + "; ".join(gains))
+        above = sum(v > max(base.values()) for v in cells.values())
+        lines.append(f"  cells above the base's best pass@1 ({max(base.values()):.3f}): {above} of {len(cells)}")
     return lines
 
 

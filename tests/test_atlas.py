@@ -41,6 +41,10 @@ def test_the_grid_summary_draws_both_heatmaps_the_fit_and_the_best_cell(tmp_path
     text = "\n".join(atlas.summarize_grid(str(tmp_path)))
     assert "R² 1.00, peak at T_eff 1.20" in text   # the cells are an exact parabola in T_eff
     assert text.count("best cell") == 2 and "+20.0 pp (+18.0 .. +22.0)" in text
+    assert "by T_train: 0.6: +20.0 (+18.0 .. +22.0); 0.8:" in text
+    # cells above the base's 0.3: 0.5 - (T_eff - 1.2)² / 4 > 0.3 where |T_eff - 1.2| < 0.894
+    above = sum(abs(tt * te - 1.2) < 0.8 ** 0.5 for tt in atlas.T_TRAIN for te in atlas.T_EVAL)
+    assert text.count(f"cells above the base's best pass@1 (0.300): {above} of 48") == 2
 
 
 def test_each_open_question_is_pooled_over_bases_and_compared_with_the_one_sample_recipe(tmp_path):
