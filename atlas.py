@@ -268,17 +268,19 @@ def summarize_questions(out, names, seeds, ssd_seeds=(0,)):
     load = lambda run_of: {("dev", s, x): json.load(open(p)) for s in seeds for x in ssd_seeds
                            if os.path.exists(p := os.path.join(out, f"seed{s}", f"{run_of(x)}_report.json"))}
     ref = load(lambda x: f"ssd_s{x}")
+    each = lambda reps: " / ".join(f"{100 * study.gain(reps[k]):+.1f}" for k in sorted(reps))   # by base, SSD seed
     lines = []
     for q in names:
-        rows = [["ssd (reference)", len(ref), study.ci(*study.pooled(ref)), "-"]] if ref else []
+        rows = [["ssd (reference)", len(ref), study.ci(*study.pooled(ref)), "-", each(ref)]] if ref else []
         for run, flags in QUESTIONS[q]:
             reps = load(lambda x: named(run, flags, x)[0])
             if reps:
                 d = study.pooled_difference(reps, ref)
-                rows.append([run, len(reps), study.ci(*study.pooled(reps)), "-" if d is None else study.ci(*d[:3])])
+                rows.append([run, len(reps), study.ci(*study.pooled(reps)), "-" if d is None else study.ci(*d[:3]),
+                             each(reps)])
         lines += [f"\n{q}: best-vs-best gain over the base (pp, 95 % CI pooled over base seeds {seeds}"
                   + (f" and SSD seeds {list(ssd_seeds)}" if len(ssd_seeds) > 1 else "") + ")\n",
-                  markdown_table(["run", "runs", "gain", "minus the reference (paired)"], rows)]
+                  markdown_table(["run", "runs", "gain", "minus the reference (paired)", "each run"], rows)]
     return lines
 
 

@@ -112,7 +112,7 @@ def pooled_difference(first, second):
     """pooled() of first's gain minus second's over the runs both have ({key: report} each):
     the same base, SSD seed and test problems, so the difference is paired, replicate by replicate.
     Returns (mean, low, high, runs), or None when they share no run."""
-    both = set(first) & set(second)
+    both = [k for k in first if k in second]   # first's order: a set's would change with the hash seed
     if not both:
         return None
     delta = {k: {"bootstrap": {"best_vs_best": {"all": {"gain": gain(first[k]) - gain(second[k])}},

@@ -62,3 +62,21 @@ def test_the_summary_pools_every_run_and_compares_recipes_on_the_same_runs(tmp_p
     text = (tmp_path / "study.md").read_text()
     assert "| ssd | 8 | +6.0 (+6.0 .. +6.0) | +6.0 / +6.0 | +1.0 (+1.0 .. +1.0) |" in text
     assert "| ssd - paper | 8 | +2.0 (+2.0 .. +2.0) |" in text
+
+
+def test_a_pooled_difference_is_the_same_in_every_python_process():
+    # the runs' keys hold strings, whose hashes change from process to process: the order of the
+    # runs (and so which run each bootstrap draw picks) must not come from a set
+    import os
+    import subprocess
+    import sys
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    code = ("import numpy as np, study\n"
+            "r = lambda g, s: {'bootstrap': {'best_vs_best': {'all': {'gain': g}},"
+            " 'replicates': {'all': list(np.random.default_rng(s).normal(g, 0.02, 200))}}}\n"
+            "a = {('d', b, x): r(0.1 * b + 0.01 * x, 3 * b + x) for b in range(3) for x in range(2)}\n"
+            "c = {k: r(0.05, 7 + 3 * k[1] + k[2]) for k in a}\n"
+            "print(study.pooled_difference(a, c))\n")
+    outs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                           env={**os.environ, "PYTHONHASHSEED": str(h)}, cwd=root).stdout for h in (1, 2, 3)}
+    assert len(outs) == 1
