@@ -1,9 +1,10 @@
 """The SSD atlas: the paper's T_train x T_eval grid on our model, beside the toy's.
 
-    python atlas.py --grid               # one base, 12 SSD models, 8 eval temperatures (~50 min, 2 cores: estimated)
+    python atlas.py --grid               # one base, 12 SSD models, 8 eval temperatures (60 min on 2 cores)
     python atlas.py --grid --summarize   # only redraw out/atlas/grid.md from the reports there
     python atlas.py --toy                # the toy's analytic grid alone (instant)
-    python atlas.py --questions=samples,rounds,data,epochs,online   # the paper's open questions (not yet timed)
+    python atlas.py --questions=rounds,samples,epochs,data,online   # the open questions (60 min: 2 bases, 28 runs)
+    python atlas.py --questions=rounds,samples,epochs --ssd_seeds=1  # the same on a second SSD seed (35 min)
 
 Everything runs on the development benchmark (generator seed 7, `--data_seed`), with a 4,000-prompt
 SSD split whose first 2,000 prompts are the usual ones (each split has its own random stream): the
@@ -16,8 +17,9 @@ each once without truncation and once with our recipe's truncation (top-k 20, to
 0.3); every SSD model, and the base, evaluated at T_eval 0.2, 0.4, ..., 1.6 (`train.py --stage=ssd`,
 the base's sweep cached). It prints pass@1 as heatmaps (T_train rows, T_eval columns, the best cell
 marked *), then every cell against T_eff = T_train x T_eval with a quadratic fit and its R² (the
-paper: R² 0.75, a peak near T_eff 1.2 without truncation), and the toy's exact grid in the same
-layout (fsm.py's analytic student: SFT on infinitely many samples, evaluated with top-p 0.8).
+paper: R² 0.75, a peak near T_eff 1.2 without truncation), the cells of equal T_eff compared with
+each other and with sampling noise, each model's gain with its interval, and the toy's exact grid
+in the same layout (fsm.py's analytic student: SFT on infinitely many samples, top-p 0.8 at eval).
 
 The questions the paper left open, each as variants of our recipe on the base models out/atlas/seedS
 (`--seeds`; `--ssd_seeds=0,1` adds SSD seeds, runs NAME_s1), every gain with its interval pooled
