@@ -43,6 +43,7 @@ T_TRAIN = (0.6, 0.8, 1.0, 1.2, 1.6, 2.0)
 T_EVAL = (0.2, 0.4, 0.6, 0.8, 1.0, 1.2, 1.4, 1.6)
 TRUNCATION = {"none": ["--ssd_top_k=0", "--ssd_top_p=1", "--ssd_min_p=0"], "ours": []}   # ours = the defaults
 SHADES = " .:ox%#@"   # no - or +: they would read as signs
+FIXED_T = 0.7   # the questions' second view: the gain with both models at the demo's usual best temperature
 SIZES = {"pretrain": 6000, "val": 300, "ssd": 4000, "test": 900}   # the committed split's, with 4,000 SSD prompts
 QUESTIONS = {   # question: [(run name, train.py flags on top of our recipe)]; ssd_s0 is the reference run
     "samples": [("n2", ["--ssd_n=2"]), ("n4", ["--ssd_n=4"]), ("n2_same_total", ["--ssd_n=2", "--ssd_prompts=1000"]),
@@ -271,18 +272,22 @@ def summarize_questions(out, names, seeds, ssd_seeds=(0,)):
                            if os.path.exists(p := os.path.join(out, f"seed{s}", f"{run_of(x)}_report.json"))}
     ref = load(lambda x: f"ssd_s{x}")
     each = lambda reps: " / ".join(f"{100 * study.gain(reps[k]):+.1f}" for k in sorted(reps))   # by base, SSD seed
+    at = lambda reps: " / ".join(next((f"{100 * g['gain']:+.1f}" for g in reps[k]["bootstrap"].get("at_temperature", [])
+                                       if g["temperature"] == FIXED_T), "?") for k in sorted(reps))
     lines = []
     for q in names:
-        rows = [["ssd (reference)", len(ref), study.ci(*study.pooled(ref)), "-", each(ref)]] if ref else []
+        rows = [["ssd (reference)", len(ref), study.ci(*study.pooled(ref)), "-", each(ref), at(ref)]] if ref else []
         for run, flags in QUESTIONS[q]:
             reps = load(lambda x: named(run, flags, x)[0])
             if reps:
                 d = study.pooled_difference(reps, ref)
                 rows.append([run, len(reps), study.ci(*study.pooled(reps)), "-" if d is None else study.ci(*d[:3]),
-                             each(reps)])
+                             each(reps), at(reps)])
         lines += [f"\n{q}: best-vs-best gain over the base (pp, 95 % CI pooled over base seeds {seeds}"
-                  + (f" and SSD seeds {list(ssd_seeds)}" if len(ssd_seeds) > 1 else "") + ")\n",
-                  markdown_table(["run", "runs", "gain", "minus the reference (paired)", "each run"], rows)]
+                  + (f" and SSD seeds {list(ssd_seeds)}" if len(ssd_seeds) > 1 else "")
+                  + "; each run: in the order base seed, then SSD seed)\n",
+                  markdown_table(["run", "runs", "gain", "minus the reference (paired)", "each run",
+                                  f"each run, both at T {FIXED_T:g}"], rows)]
     return lines
 
 

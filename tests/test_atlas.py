@@ -52,12 +52,13 @@ def test_each_open_question_is_pooled_over_bases_and_compared_with_the_one_sampl
     for s in (0, 1):
         (tmp_path / f"seed{s}").mkdir()
         for run, g in (("ssd_s0", 0.06), ("epochs2", 0.07), ("epochs4", 0.03)):
-            r = {"bootstrap": {"best_vs_best": {"all": {"gain": g}}, "replicates": {"all": [g] * 10}}}
+            r = {"bootstrap": {"best_vs_best": {"all": {"gain": g}}, "replicates": {"all": [g] * 10},
+                               "at_temperature": [{"temperature": 0.7, "gain": g / 2}]}}
             (tmp_path / f"seed{s}" / f"{run}_report.json").write_text(json.dumps(r))
     text = "\n".join(atlas.summarize_questions(str(tmp_path), ["epochs"], [0, 1]))
-    assert "| ssd (reference) | 2 | +6.0 (+6.0 .. +6.0) | - | +6.0 / +6.0 |" in text
-    assert "| epochs2 | 2 | +7.0 (+7.0 .. +7.0) | +1.0 (+1.0 .. +1.0) | +7.0 / +7.0 |" in text
-    assert "| epochs4 | 2 | +3.0 (+3.0 .. +3.0) | -3.0 (-3.0 .. -3.0) | +3.0 / +3.0 |" in text
+    assert "| ssd (reference) | 2 | +6.0 (+6.0 .. +6.0) | - | +6.0 / +6.0 | +3.0 / +3.0 |" in text
+    assert "| epochs2 | 2 | +7.0 (+7.0 .. +7.0) | +1.0 (+1.0 .. +1.0) | +7.0 / +7.0 | +3.5 / +3.5 |" in text
+    assert "| epochs4 | 2 | +3.0 (+3.0 .. +3.0) | -3.0 (-3.0 .. -3.0) | +3.0 / +3.0 | +1.5 / +1.5 |" in text
 
 
 def test_the_questions_pretrain_a_missing_base_once_and_skip_runs_already_reported(tmp_path, monkeypatch):
