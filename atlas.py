@@ -4,7 +4,7 @@
     python atlas.py --grid --summarize   # only redraw out/atlas/grid.md from the reports there
     python atlas.py --toy                # the toy's analytic grid alone (instant)
     python atlas.py --questions=rounds,samples,epochs,data,online   # the open questions (60 min: 2 bases, 28 runs)
-    python atlas.py --questions=rounds,samples,epochs --ssd_seeds=1  # the same on a second SSD seed (35 min)
+    python atlas.py --questions=rounds,samples,epochs --ssd_seeds=1  # the same on a second SSD seed (41 min)
 
 Everything runs on the development benchmark (generator seed 7, `--data_seed`), with a 4,000-prompt
 SSD split whose first 2,000 prompts are the usual ones (each split has its own random stream): the
