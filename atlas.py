@@ -39,6 +39,8 @@ import sys
 
 import numpy as np
 
+import study
+
 T_TRAIN = (0.6, 0.8, 1.0, 1.2, 1.6, 2.0)
 T_EVAL = (0.2, 0.4, 0.6, 0.8, 1.0, 1.2, 1.4, 1.6)
 TRUNCATION = {"none": ["--ssd_top_k=0", "--ssd_top_p=1", "--ssd_min_p=0"], "ours": []}   # ours = the defaults
@@ -81,17 +83,22 @@ def quadratic_fit(x, y):
     return coef, float(r2), (float(-coef[1] / (2 * coef[0])) if coef[0] < 0 else None)
 
 
+def t_eff_pairs(cells):
+    """Every pair of cells (keys (T_train, T_eval)) whose products T_eff are equal."""
+    groups = {}
+    for c in cells:
+        groups.setdefault(round(c[0] * c[1], 6), []).append(c)
+    return [(a, b) for cs in groups.values() for i, a in enumerate(cs) for b in cs[i + 1:]]
+
+
 def same_t_eff(cells):
     """A check of the T_eff hypothesis that needs no curve: (number of pairs of cells that share
     a T_eff, their mean |difference|, the mean |difference| of all pairs of cells), from cells
     {(T_train, T_eval): pass@1}. A quadratic fit's R² mixes "organised by T_eff" with "shaped like
     a parabola"; if T_eff is all that matters, cells with equal products differ only by noise."""
-    groups = {}
-    for (tt, te), v in cells.items():
-        groups.setdefault(round(tt * te, 6), []).append(v)
-    pairs = lambda vs: [abs(a - b) for i, a in enumerate(vs) for b in vs[i + 1:]]
-    same = [d for vs in groups.values() for d in pairs(vs)]
-    every = pairs(list(cells.values()))
+    same = [abs(cells[a] - cells[b]) for a, b in t_eff_pairs(cells)]
+    values = list(cells.values())
+    every = [abs(a - b) for i, a in enumerate(values) for b in values[i + 1:]]
     return len(same), (float(np.mean(same)) if same else None), float(np.mean(every))
 
 
@@ -100,11 +107,7 @@ def noise_floor(cells, per_problem):
     T_eff: for each pair, the standard error of the mean of per-problem differences (the same test
     problems: paired), times sqrt(2/pi), the mean |x| of a normal with that deviation.
     per_problem: {(T_train, T_eval): per-problem pass rates, in one problem order}."""
-    groups = {}
-    for c in cells:
-        groups.setdefault(round(c[0] * c[1], 6), []).append(c)
-    ses = [np.std(per_problem[a] - per_problem[b], ddof=1) / np.sqrt(len(per_problem[a]))
-           for cs in groups.values() for i, a in enumerate(cs) for b in cs[i + 1:]]
+    ses = [np.std(per_problem[a] - per_problem[b], ddof=1) / np.sqrt(len(per_problem[a])) for a, b in t_eff_pairs(cells)]
     return float(np.sqrt(2 / np.pi) * np.mean(ses)) if ses else None
 
 
@@ -112,14 +115,15 @@ def t_eff_lines(cells, per_problem=None):
     """Lines: the quadratic fit against T_eff (the paper's test), same_t_eff's check and, with
     per-sample results, the noise floor of that check."""
     (c2, c1, c0), r2, peak = quadratic_fit([tt * te for tt, te in cells], list(cells.values()))
+    lines = [f"  against T_eff = T_train x T_eval: pass@1 = {c2:.3f} T_eff² {c1:+.3f} T_eff {c0:+.3f}, R² {r2:.2f}"
+             + (f", peak at T_eff {peak:.2f}" if peak else ", no peak (not concave)")]
     n, same, every = same_t_eff(cells)
+    if not n:
+        return lines + ["  no two cells share a T_eff"]
     floor = noise_floor(cells, per_problem) if per_problem else None
-    return [f"  against T_eff = T_train x T_eval: pass@1 = {c2:.3f} T_eff² {c1:+.3f} T_eff {c0:+.3f}, R² {r2:.2f}"
-            + (f", peak at T_eff {peak:.2f}" if peak else ", no peak (not concave)"),
-            (f"  the {n} pairs of cells with equal T_eff differ by {100 * same:.1f} pp on average (noise alone: "
-             f"{100 * floor:.1f} pp); any two cells by {100 * every:.1f} pp" if floor is not None else
-             f"  the {n} pairs of cells with equal T_eff differ by {100 * same:.1f} pp on average; any two cells by "
-             f"{100 * every:.1f} pp") if n else "  no two cells share a T_eff"]
+    noise = f" (noise alone: {100 * floor:.1f} pp)" if floor is not None else ""
+    return lines + [f"  the {n} pairs of cells with equal T_eff differ by {100 * same:.1f} pp on average{noise}; "
+                    f"any two cells by {100 * every:.1f} pp"]
 
 
 def per_problem_rates(path):
@@ -129,11 +133,6 @@ def per_problem_rates(path):
         r = json.loads(line)
         rates.setdefault(r["temperature"], {}).setdefault(r["task_id"], []).append(r["passed"])
     return {t: np.array([np.mean(v[k]) for k in sorted(v)]) for t, v in rates.items()}
-
-
-def pp_ci(g):
-    """'+3.6 (+2.1 .. +5.6)' in points from a {gain, low, high}."""
-    return f"{100 * g['gain']:+.1f} ({100 * g['low']:+.1f} .. {100 * g['high']:+.1f})"
 
 
 def toy_grid(truncation):
@@ -229,7 +228,7 @@ def summarize_grid(out):
             lines.append(f"  best cell T_train {best[1]:g}, T_eval {best[2]:g}: pass@1 {best[0]:.3f}; that model's "
                          f"best-vs-best gain over the base {100 * ci['gain']:+.1f} pp "
                          f"({100 * ci['low']:+.1f} .. {100 * ci['high']:+.1f})")
-        gains = [f"{tt:g}: {pp_ci(reports[(trunc, tt)]['bootstrap']['best_vs_best']['all'])}"
+        gains = [f"{tt:g}: {study.ci(*(reports[(trunc, tt)]['bootstrap']['best_vs_best']['all'][k] for k in ('gain', 'low', 'high')))}"
                  for tt in T_TRAIN if (trunc, tt) in reports]
         lines.append("  each SSD model's best-vs-best gain over the base, pp (95 % CI), by T_train: " + "; ".join(gains))
         above = sum(v > max(base.values()) for v in cells.values())
@@ -264,7 +263,6 @@ def summarize_questions(out, names, seeds, ssd_seeds=(0,)):
     """Per variant: the gain over the base pooled over base (and SSD) seeds, and the paired
     difference to the one-sample, one-round, 2,000-prompt, 1-epoch recipe (ssd_sX) on the same
     bases and SSD seeds."""
-    import study
     from evaluate import markdown_table
     if not os.path.isdir(out):
         raise SystemExit(f"error: no folder {out} (run `python atlas.py --questions=...` first)")
