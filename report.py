@@ -10,8 +10,10 @@ best-vs-best pass@1. Its 95 % interval comes from a paired bootstrap over test p
 (paired_bootstrap). Every judged sample is kept in out_dir/base_results.jsonl and
 RUN_results.jsonl (the evaluator's format plus the temperature), so any other statistic can be
 computed afterwards. The base model's sweep is cached in out_dir/base_sweep.json, so the
-controls of study.py, which share one base model, evaluate it only once.
+controls of study.py, which share one base model, evaluate it only once (and its verdicts, so
+that the programs an SSD model writes the same as its base are not run again).
 """
+import hashlib
 import json
 import os
 
@@ -110,16 +112,20 @@ def pp(x):
 
 def compare(models, problems, temperatures, n, ks=(1, 5), cache=None, key=None, results=None, **sample_kw):
     """{name: [summary per temperature]} for each model on the same problems and seeds. With
-    `cache` (a JSON file) the first model's sweep is saved there and reused while `key` (what
-    that model and the settings are) stays the same. results: {name: path} of a JSONL that gets
-    every judged sample of that model (a reused sweep keeps the file written with it)."""
+    `cache` (a JSON file) the first model's sweep and verdicts are saved there and reused while
+    `key` (what that model and the settings are) and the problems stay the same. results: {name:
+    path} of a JSONL that gets every judged sample of that model (a reused sweep keeps the file
+    written with it)."""
+    tests = hashlib.sha256(json.dumps(problems, sort_keys=True).encode()).hexdigest()[:16]
     setting = {"key": key, "temperatures": temperatures, "n": n, "problems": [p["task_id"] for p in problems],
-               **sample_kw}
+               "tests": tests, **sample_kw}
     old = json.load(open(cache)) if cache and os.path.exists(cache) else {}
     sweeps, known = {}, {}   # known: verdicts shared by the models (they write many of the same programs)
     for i, (name, model) in enumerate(models.items()):
         if i == 0 and old.get("setting") == setting:
             sweeps[name] = old["sweep"]
+            # an SSD model writes ~2/3 of its distinct programs the same as its base: not run again
+            known.update({(t, src): (verdict, detail) for t, src, verdict, detail in old.get("verdicts", [])})
             continue
         runs = evaluate.sweep(model, problems, temperatures, n, ks, known=known, **sample_kw)
         if results and name in results:
@@ -127,8 +133,9 @@ def compare(models, problems, temperatures, n, ks=(1, 5), cache=None, key=None, 
                 f.writelines(json.dumps({"temperature": r["temperature"], **x}) + "\n" for r in runs for x in r["results"])
         sweeps[name] = [{"temperature": r["temperature"], **r["summary"]} for r in runs]
         if i == 0 and cache:
+            verdicts = [[*k, *v] for k, v in known.items() if k is not None]
             with open(cache, "w") as f:
-                json.dump({"setting": setting, "sweep": sweeps[name]}, f)
+                json.dump({"setting": setting, "sweep": sweeps[name], "verdicts": verdicts}, f)
     return sweeps
 
 

@@ -71,3 +71,26 @@ def test_an_x_tick_that_would_touch_the_one_before_is_left_out():
     # width 10: x 0 -> column 0, x 0.1 -> column 0.9 -> 1 (touches "0"), x 0.5 -> column 4.5 -> 4, x 1 -> column 9
     lines = line_chart({"cells": [(0.0, 0.1), (0.1, 0.2), (0.5, 0.3), (1.0, 0.4)]}, height=3, width=10, join=False)
     assert lines[4] == "        0   0.5  1   T_eval"
+
+
+def test_a_reused_base_sweep_brings_its_verdicts_and_a_changed_test_is_not_reused(monkeypatch, tmp_path):
+    import report
+    seen = []   # (model, the verdicts it found already known)
+
+    def fake_sweep(model, problems, temperatures, n, ks, known, **kw):
+        seen.append((model, dict(known)))
+        known[("p0", f"program of {model}")] = ("passed", "")
+        return [{"temperature": t, "summary": {"pass@1": 1.0}, "results": []} for t in temperatures]
+
+    monkeypatch.setattr(report.evaluate, "sweep", fake_sweep)
+    problems = [{"task_id": "p0", "prompt": "def f():\n", "test": "assert f() == 1"}]
+    cache = str(tmp_path / "base_sweep.json")
+    run = lambda ssd, probs=problems: report.compare({"base": "base", "SSD": ssd}, probs, [0.7], 1, cache=cache, key="k")
+    run("ssd1")
+    assert [m for m, _ in seen] == ["base", "ssd1"]
+    seen.clear()
+    run("ssd2")   # the base's sweep comes from the cache, with the verdict of the program it wrote
+    assert seen == [("ssd2", {("p0", "program of base"): ("passed", "")})]
+    seen.clear()
+    run("ssd3", [dict(problems[0], test="assert f() == 2")])   # same task_id, another test: not reused
+    assert [m for m, _ in seen] == ["base", "ssd3"]
