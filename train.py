@@ -60,12 +60,17 @@ def encode_pairs(problems, field):
     return [(enc.encode(p["prompt"]), enc.encode(p[field]) + [enc.eot_token]) for p in problems]
 
 
-def collate(pairs, block_size, prompt_loss=True):
+def collate(pairs, block_size, prompt_loss=True, multiple=8):
     """Right-padded inputs x and next-token targets y; y = -1 where no loss is taken:
-    padding and, when prompt_loss is False (SFT), every target that is a prompt token."""
+    padding and, when prompt_loss is False (SFT), every target that is a prompt token.
+    The length is padded up to a multiple of 8 (at most block_size). Why: every new batch length
+    makes tensors of new sizes, and glibc's malloc keeps the freed ones, which fit no later size;
+    with ~15 lengths instead of ~120 the memory is reused. Pretraining peaks at 0.78 GB instead of
+    1.07 GB for 4 % more tokens (docs/gpu.md); the padding takes no loss and, with causal
+    attention, changes nothing before it."""
     eot = get_tokenizer().eot_token
     seqs = [(p + r)[:block_size + 1] for p, r in pairs]
-    T = max(len(s) for s in seqs) - 1
+    T = min(-(-(max(len(s) for s in seqs) - 1) // multiple) * multiple, block_size)
     x = torch.full((len(seqs), T), eot, dtype=torch.long)
     y = torch.full((len(seqs), T), -1, dtype=torch.long)
     for i, (s, (p, _)) in enumerate(zip(seqs, pairs)):

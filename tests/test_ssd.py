@@ -25,7 +25,7 @@ def test_sft_loss_reaches_response_tokens_and_never_the_prompt():
     torch.manual_seed(0)
     model = GPT(GPTConfig(vocab_size=1024, block_size=32, n_layer=1, n_head=2, n_embd=16))
     prompt, response = [5, 6, 7, 8, 9], [10, 11, 12]
-    x, y = train.collate([(prompt, response)], block_size=32, prompt_loss=False)
+    x, y = train.collate([(prompt, response)], block_size=32, prompt_loss=False, multiple=1)
     logits, loss = model(x, y)
     logits.retain_grad()
     loss.backward()

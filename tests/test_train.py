@@ -11,6 +11,7 @@ import torch
 
 import train
 from config import get_args
+from model import GPT, GPTConfig
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = ["--stage=pretrain", "--n_layer=1", "--n_head=2", "--n_embd=32", "--block_size=160", "--batch_size=4",
@@ -33,13 +34,28 @@ def test_a_few_steps_lower_the_loss_and_write_a_complete_checkpoint(tiny_data, t
 
 
 def test_collate_masks_padding_and_optionally_the_prompt():
-    x, y = train.collate([([1, 2, 3], [4, 5]), ([6], [7])], block_size=16, prompt_loss=False)
+    x, y = train.collate([([1, 2, 3], [4, 5]), ([6], [7])], block_size=16, prompt_loss=False, multiple=1)
     # sequence 1 is 1 2 3 4 5: inputs 1 2 3 4, targets 2 3 4 5; targets 2 and 3 are prompt tokens
     assert x[0].tolist() == [1, 2, 3, 4] and y[0].tolist() == [-1, -1, 4, 5]
     # sequence 2 is 6 7: one real position, then padding
     assert x[1, 0].item() == 6 and y[1].tolist() == [7, -1, -1, -1]
-    _, y_all = train.collate([([1, 2, 3], [4, 5])], block_size=16, prompt_loss=True)
+    _, y_all = train.collate([([1, 2, 3], [4, 5])], block_size=16, prompt_loss=True, multiple=1)
     assert y_all[0].tolist() == [2, 3, 4, 5]
+
+
+def test_padding_to_a_multiple_of_8_changes_the_length_but_not_the_loss():
+    pairs = [([1, 2, 3], [4, 5, 6, 7, 8, 9]), ([6], [7, 8])]      # longest: 9 tokens, 8 positions
+    x1, y1 = train.collate(pairs, block_size=16, multiple=1)
+    x8, y8 = train.collate(pairs, block_size=16)
+    assert x1.shape == (2, 8) and x8.shape == (2, 8)              # 8 is already a multiple of 8
+    x8, y8 = train.collate(pairs + [([1, 2], [3, 4, 5, 6, 7, 8, 9, 10])], block_size=16)
+    assert x8.shape == (3, 16) and (y8[:, 9:] == -1).all()        # 9 positions -> 16; no loss on the rest
+    assert train.collate([([1] * 10, [2] * 5)], block_size=12)[0].shape == (1, 12)   # never past block_size
+    torch.manual_seed(0)
+    model = GPT(GPTConfig(vocab_size=1024, block_size=16, n_layer=1, n_head=2, n_embd=16))
+    loss1 = model(*train.collate(pairs, block_size=16, multiple=1))[1]
+    loss8 = model(*train.collate(pairs, block_size=16, multiple=16))[1]
+    assert loss8.item() == pytest.approx(loss1.item(), rel=1e-6)
 
 
 def test_batches_are_a_pure_function_of_seed_and_step():
