@@ -137,3 +137,17 @@ def test_cpu_bf16_multiplies_the_blocks_in_bf16_but_keeps_attention_and_logits_i
     args = get_args([f"--data_dir={tiny_data}"])
     assert "cpu_bf16" not in config.fingerprint(args)                # off: the fingerprints of older models still match
     assert config.fingerprint(get_args([f"--data_dir={tiny_data}", "--cpu_bf16"]))["cpu_bf16"] is True
+
+
+def test_validation_loss_is_the_mean_over_loss_tokens_in_any_order():
+    torch.manual_seed(0)
+    model = GPT(GPTConfig(vocab_size=1024, block_size=32, n_layer=1, n_head=2, n_embd=16))
+    g = torch.Generator().manual_seed(1)
+    pairs = [(torch.randint(1024, (1 + i % 5,), generator=g).tolist(), torch.randint(1024, (1 + i % 23,), generator=g).tolist())
+             for i in range(70)]                                  # 70 sequences: two batches of at most 64
+    args = get_args(["--block_size=32"])
+    x, y = train.collate(pairs, block_size=32, multiple=1)        # one batch: the mean over all loss tokens
+    whole = model(x, y)[1].item()
+    assert train.val_loss(model, pairs, args) == pytest.approx(whole, rel=1e-5)
+    assert train.val_loss(model, pairs[::-1], args) == pytest.approx(whole, rel=1e-5)
+    assert model.training                                         # back in training mode afterwards
