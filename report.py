@@ -22,6 +22,10 @@ import numpy as np
 import evaluate
 from data import read_jsonl
 
+# the judge's own code: cached verdicts are not reused once it changes
+JUDGE = hashlib.sha256(b"".join(open(os.path.join(os.path.dirname(os.path.abspath(__file__)), f), "rb").read()
+                                for f in ("evaluate.py", "sandbox.py"))).hexdigest()[:16]
+
 
 def paired_bootstrap(sweeps, difficulty, resamples=2000, seed=0):
     """95 % intervals of the second model's gain over the first, in pass@1, by resampling test
@@ -118,7 +122,7 @@ def compare(models, problems, temperatures, n, ks=(1, 5), cache=None, key=None, 
     written with it)."""
     tests = hashlib.sha256(json.dumps(problems, sort_keys=True).encode()).hexdigest()[:16]
     setting = {"key": key, "temperatures": temperatures, "n": n, "problems": [p["task_id"] for p in problems],
-               "tests": tests, **sample_kw}
+               "tests": tests, "judge": JUDGE, **sample_kw}
     old = json.load(open(cache)) if cache and os.path.exists(cache) else {}
     sweeps, known = {}, {}   # known: verdicts shared by the models (they write many of the same programs)
     for i, (name, model) in enumerate(models.items()):
@@ -132,10 +136,11 @@ def compare(models, problems, temperatures, n, ks=(1, 5), cache=None, key=None, 
             with open(results[name], "w") as f:
                 f.writelines(json.dumps({"temperature": r["temperature"], **x}) + "\n" for r in runs for x in r["results"])
         sweeps[name] = [{"temperature": r["temperature"], **r["summary"]} for r in runs]
-        if i == 0 and cache:
-            verdicts = [[*k, *v] for k, v in known.items() if k is not None]
-            with open(cache, "w") as f:
+        if i == 0 and cache:   # verdicts that a busy machine or a sandbox failure may have caused stay out
+            verdicts = [[*k, *v] for k, v in known.items() if k is not None and v[0] not in ("timeout", "internal error")]
+            with open(cache + ".tmp", "w") as f:
                 json.dump({"setting": setting, "sweep": sweeps[name], "verdicts": verdicts}, f)
+            os.replace(cache + ".tmp", cache)   # a cut-off file would break the next run
     return sweeps
 
 
@@ -183,6 +188,8 @@ def write_report(args, models, ssd_stats=None, key=None):
     names = list(models)
     files = {names[0]: os.path.join(args.out_dir, "base_results.jsonl"),
              names[1]: os.path.join(args.out_dir, f"{args.run}_results.jsonl")}
+    from model import checksum   # torch is loaded only when models are compared
+    key = {"settings": key, "weights": checksum(models[names[0]].state_dict())[:16]}   # the base itself, not only how it was made
     sweeps = compare(models, problems, args.eval_temperatures, args.eval_n, ks, **kw,
                      cache=os.path.join(args.out_dir, "base_sweep.json"), key=key, results=files)
     ci = paired_bootstrap(sweeps, {p["task_id"]: p.get("difficulty", "all") for p in problems})

@@ -153,7 +153,8 @@ def val_loss(model, pairs, args, prompt_loss=True):
         with autocast(args.device, args.cpu_bf16):
             _, loss = model(x, y)
         n = (y != -1).sum().item()
-        total, count = total + loss.item() * n, count + n
+        if n:   # a batch of prompts that fill the block has no loss token (its mean is NaN)
+            total, count = total + loss.item() * n, count + n
     model.train()
     return total / max(count, 1)
 

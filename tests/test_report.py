@@ -80,6 +80,8 @@ def test_a_reused_base_sweep_brings_its_verdicts_and_a_changed_test_is_not_reuse
     def fake_sweep(model, problems, temperatures, n, ks, known, **kw):
         seen.append((model, dict(known)))
         known[("p0", f"program of {model}")] = ("passed", "")
+        known[("p0", f"slow program of {model}")] = ("timeout", "")   # may be the machine's fault: not kept
+        known[None] = ("no code", "")
         return [{"temperature": t, "summary": {"pass@1": 1.0}, "results": []} for t in temperatures]
 
     monkeypatch.setattr(report.evaluate, "sweep", fake_sweep)
@@ -94,3 +96,7 @@ def test_a_reused_base_sweep_brings_its_verdicts_and_a_changed_test_is_not_reuse
     seen.clear()
     run("ssd3", [dict(problems[0], test="assert f() == 2")])   # same task_id, another test: not reused
     assert [m for m, _ in seen] == ["base", "ssd3"]
+    seen.clear()
+    monkeypatch.setattr(report, "JUDGE", "another judge")               # evaluate.py or sandbox.py changed
+    run("ssd4", [dict(problems[0], test="assert f() == 2")])
+    assert [m for m, _ in seen] == ["base", "ssd4"]

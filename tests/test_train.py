@@ -151,3 +151,8 @@ def test_validation_loss_is_the_mean_over_loss_tokens_in_any_order():
     assert train.val_loss(model, pairs, args) == pytest.approx(whole, rel=1e-5)
     assert train.val_loss(model, pairs[::-1], args) == pytest.approx(whole, rel=1e-5)
     assert model.training                                         # back in training mode afterwards
+    # SFT validation (loss on the response only): a prompt that fills the block leaves no loss
+    # token; sorted last, it makes a batch of its own, which must count for nothing (not NaN)
+    x, y = train.collate(pairs[:64], block_size=32, prompt_loss=False, multiple=1)
+    sft = model(x, y)[1].item()
+    assert train.val_loss(model, pairs[:64] + [([7] * 40, [8])], args, prompt_loss=False) == pytest.approx(sft, rel=1e-5)
