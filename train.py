@@ -65,9 +65,9 @@ def collate(pairs, block_size, prompt_loss=True, multiple=8):
     padding and, when prompt_loss is False (SFT), every target that is a prompt token.
     The length is padded up to a multiple of 8 (at most block_size). Why: every new batch length
     makes tensors of new sizes, and glibc's malloc keeps the freed ones, which fit no later size;
-    with ~15 lengths instead of ~120 the memory is reused. Pretraining peaks at 0.78 GB instead of
-    1.07 GB for 4 % more tokens (docs/gpu.md); the padding takes no loss and, with causal
-    attention, changes nothing before it."""
+    with ~15 lengths instead of ~120 the memory is reused. The pretraining loop peaks at 0.78 GB
+    instead of 1.07 GB, for 4 % more tokens (docs/gpu.md); the padding takes no loss and, with
+    causal attention, changes nothing before it."""
     eot = get_tokenizer().eot_token
     seqs = [(p + r)[:block_size + 1] for p, r in pairs]
     T = min(-(-(max(len(s) for s in seqs) - 1) // multiple) * multiple, block_size)
