@@ -70,7 +70,8 @@ def collate(pairs, block_size, prompt_loss=True, multiple=8):
     causal attention, changes nothing before it."""
     eot = get_tokenizer().eot_token
     seqs = [(p + r)[:block_size + 1] for p, r in pairs]
-    T = min(-(-(max(len(s) for s in seqs) - 1) // multiple) * multiple, block_size)
+    longest = max(len(s) for s in seqs) - 1
+    T = min(math.ceil(longest / multiple) * multiple, block_size)
     x = torch.full((len(seqs), T), eot, dtype=torch.long)
     y = torch.full((len(seqs), T), -1, dtype=torch.long)
     for i, (s, (p, _)) in enumerate(zip(seqs, pairs)):
