@@ -15,8 +15,8 @@ answer, runtime error (detail: the last traceback line), timeout, memory limit, 
 Identical (task, program) pairs are judged once; results are JSONL, one line per sample.
 With --ckpt the completions come from sample.py (sample_completions), one sweep per temperature.
 
-The programs run in the sandbox of sandbox.py (its docstring says what it does and what it
-does NOT protect against).
+The programs run in the sandbox of sandbox/ (its docstring says what it does and what it does
+NOT protect against).
 """
 import json
 import math
@@ -26,7 +26,7 @@ import sys
 import time
 
 from data import read_jsonl, unwritable
-from sandbox import run_all
+from sandbox import check_limits, run_all
 
 VERDICTS = ("passed", "wrong answer", "runtime error", "timeout", "memory limit", "no code")
 
@@ -123,8 +123,8 @@ def outputs_match(got, expected, tol=1e-6):
     def same(x, y):
         if x == y or not (NUMBER.fullmatch(x) and NUMBER.fullmatch(y)):
             return x == y
-        if INTEGER.fullmatch(x) and INTEGER.fullmatch(y):
-            return int(x) == int(y)
+        if INTEGER.fullmatch(x) and INTEGER.fullmatch(y):     # by their digits: int() refuses 4,300 and more
+            return _integer_digits(x) == _integer_digits(y)
         return math.isclose(float(x), float(y), rel_tol=tol, abs_tol=tol)
 
     def same_line(a, b):
@@ -134,12 +134,17 @@ def outputs_match(got, expected, tol=1e-6):
     return len(got) == len(expected) and all(same_line(a, b) for a, b in zip(got, expected))
 
 
+def _integer_digits(text):
+    """An integer's sign and digits without leading zeros: "-007" -> ("-", "7"), "+0" -> ("", "0")."""
+    digits = text.lstrip("+-").lstrip("0") or "0"
+    return ("-" if text.startswith("-") and digits != "0" else ""), digits
+
+
 def judge(problems, samples, workers=None, timeout=3.0, memory_mb=512, progress=True, known=None):
     """One result per sample, in order: {task_id, completion, verdict, detail, passed}. `known`, a
     dict that this fills, carries verdicts over to later calls with the same problems and limits:
     a program judged once is not run again (a sweep's temperatures and models share many)."""
-    if not (timeout > 0 and memory_mb >= 1):
-        raise ValueError(f"need timeout > 0 and memory_mb >= 1, got {timeout} and {memory_mb}")
+    check_limits(timeout, memory_mb, workers)
     problems = problems if isinstance(problems, dict) else {p["task_id"]: p for p in problems}
     jobs, keys, cases, known = {}, [], {}, {} if known is None else known
     for s in samples:
@@ -156,8 +161,8 @@ def judge(problems, samples, workers=None, timeout=3.0, memory_mb=512, progress=
                          "test": None if c else f"{p['test']}\n\ncheck({p['entry_point']})\n"}
         keys.append(key)
     known[None] = ("no code", "no code could be extracted from the completion")
-    for key, res in run_all(jobs, workers, timeout, memory_mb, progress).items():
-        known[key] = _verdict(res, cases[key[0]])
+    # each result becomes its verdict as it arrives: a stdin program's outputs (up to 8 MB) are not kept
+    known.update(run_all(jobs, workers, timeout, memory_mb, progress, each=lambda key, res: _verdict(res, cases[key[0]])))
     return [{"task_id": s["task_id"], "completion": s["completion"], "verdict": known[k][0],
              "detail": known[k][1], "passed": known[k][0] == "passed"} for s, k in zip(samples, keys)]
 

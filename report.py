@@ -22,9 +22,11 @@ import numpy as np
 import evaluate
 from data import read_jsonl
 
-# the judge's own code: cached verdicts are not reused once it changes
-JUDGE = hashlib.sha256(b"".join(open(os.path.join(os.path.dirname(os.path.abspath(__file__)), f), "rb").read()
-                                for f in ("evaluate.py", "sandbox.py"))).hexdigest()[:16]
+# the judge's own code (evaluate.py and the sandbox package): cached verdicts are not reused once it changes
+_HERE = os.path.dirname(os.path.abspath(__file__))
+JUDGE = hashlib.sha256(b"".join(open(os.path.join(_HERE, f), "rb").read() for f in
+                                ["evaluate.py"] + sorted(f"sandbox/{n}" for n in os.listdir(os.path.join(_HERE, "sandbox"))
+                                                         if n.endswith(".py")))).hexdigest()[:16]
 
 
 def paired_bootstrap(sweeps, difficulty, resamples=2000, seed=0):

@@ -1,4 +1,4 @@
-"""sandbox.py: hostile programs (ones that try to pass without solving their problem, to escape,
+"""The sandbox (sandbox/): hostile programs (ones that try to pass without solving their problem, to escape,
 or to leave something behind), the holes its docstring admits, what running a test in the judge
 means for a test, SIGTERM, and the workers themselves."""
 import json
@@ -14,6 +14,8 @@ import pytest
 
 import evaluate as ev
 import sandbox
+import sandbox.judge
+import sandbox.parent
 from test_evaluate import ADD, PROBLEMS, ROOT, SECRET, TEST_SPLIT, judge1
 
 AS_ROOT = os.geteuid() == 0
@@ -82,7 +84,7 @@ HUNT_MEMORY = """\
         raise RuntimeError('the scan missed what it planted')
     return found.get((a, b), 0)
 """
-# Holes that sandbox.py's docstring admits: these programs DO pass (the tests below say so, and
+# Holes that the sandbox's docstring admits: these programs DO pass (the tests below say so, and
 # fail when one stops passing: then the docstring says too much). name -> (problem, completion,
 # what the docstring says about it, the reason a setup may not have the hole or None).
 PROBLEM_FILE = os.path.join(ROOT, "data", "test.jsonl")
@@ -90,7 +92,7 @@ KNOWN_UNPROTECTED = {
     "read the problem file (its folder is in /proc/<pid>/cmdline)": (BENCH, """\
     import ast, json, os, re
     argv = open(f'/proc/{os.getppid()}/cmdline', 'rb').read().split(b'\\0')
-    folder = os.path.dirname(next(a for a in argv if a.endswith(b'sandbox.py')).decode())
+    folder = os.path.dirname(os.path.dirname(next(a for a in argv if a.endswith(b'worker.py')).decode()))
     for line in open(os.path.join(folder, 'data', 'test.jsonl')):
         p = json.loads(line)
         if p['prompt'].startswith('def max_minus('):
@@ -334,12 +336,12 @@ def hostile_results():
     cases = {name: (problem, completion) for name, (problem, completion, *_) in {**HOSTILE, **KNOWN_UNPROTECTED}.items()}
     cases.update({f"control {p['task_id']}": (p, p["canonical_solution"]) for p in (ADD, MEAN, SQRT, DISTINCT, BENCH)})
     samples = [{"task_id": problem["task_id"], "completion": completion} for problem, completion in cases.values()]
-    made, mkdtemp, uids, real_uids = [], tempfile.mkdtemp, [], sandbox._sandbox_uids
+    made, mkdtemp, uids, real_uids = [], tempfile.mkdtemp, [], sandbox.parent.sandbox_uids
     before = _shared_entries()
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("SSD_TEST_SECRET", "s3cr3t-from-the-evaluator")
         mp.setattr(tempfile, "mkdtemp", lambda *a, **k: made.append(mkdtemp(*a, **k)) or made[-1])
-        mp.setattr(sandbox, "_sandbox_uids", lambda n: (lambda got: uids.extend(got[0]) or got)(real_uids(n)))
+        mp.setattr(sandbox.parent, "sandbox_uids", lambda n: (lambda got: uids.extend(got[0]) or got)(real_uids(n)))
         t0 = time.time()
         results = ev.judge(ALL, samples, timeout=1.0, progress=False)
         elapsed = time.time() - t0
@@ -356,7 +358,7 @@ def test_hostile_program_does_not_pass(hostile_results, name):
 
 
 @pytest.mark.parametrize("name", [pytest.param(name, marks=pytest.mark.xfail(
-    strict=True, raises=AssertionError, reason="a hole that sandbox.py's docstring admits")) for name in KNOWN_UNPROTECTED])
+    strict=True, raises=AssertionError, reason="a hole that the sandbox's docstring admits")) for name in KNOWN_UNPROTECTED])
 def test_known_hole_is_still_open(hostile_results, name):
     """Strict xfail: when one of these programs stops passing, this fails, and the docstring's list
     of what is not protected has to lose a line."""
@@ -453,23 +455,23 @@ STEPS = "def check(candidate):\n    assert candidate(1) == 1\n    assert candida
 
 
 def test_only_a_test_of_literal_asserts_sends_its_calls_ahead():
-    assert sandbox._literal_calls(STEPS + "\n\ncheck(f)\n") == [[1], [2], [3]]
-    assert sandbox._literal_calls(STEPS.replace("(2)", "([2, 'x'], {'k': (1,)})") + "\ncheck(f)\n")[1] == [[2, "x"], {"k": (1,)}]
+    assert sandbox.judge.literal_calls(STEPS + "\n\ncheck(f)\n") == [[1], [2], [3]]
+    assert sandbox.judge.literal_calls(STEPS.replace("(2)", "([2, 'x'], {'k': (1,)})") + "\ncheck(f)\n")[1] == [[2, "x"], {"k": (1,)}]
     for other in (STEPS.replace("== 2", "== 2, 'why'"),                   # a message: any expression
                   STEPS.replace("(2) ==", "(abs(-2)) =="),                # a call inside the arguments
                   STEPS.replace("== 3", "!= 3"),
                   STEPS + "    x = candidate(4)\n",
                   "import math\n" + STEPS,
                   STEPS.replace("candidate(1)", "candidate(n=1)")):
-        assert sandbox._literal_calls(other + "\ncheck(f)\n") is None, other
-    assert sandbox._literal_calls(STEPS + "\ncheck(f)\ncheck(f)\n") is None
+        assert sandbox.judge.literal_calls(other + "\ncheck(f)\n") is None, other
+    assert sandbox.judge.literal_calls(STEPS + "\ncheck(f)\ncheck(f)\n") is None
 
 
 def test_sending_calls_ahead_changes_no_verdict_and_no_detail():
     # The same test, once sent ahead and once (a no-op first line) a call at a time, against
     # programs that go wrong at the second call in every way a program can.
     slow = STEPS.replace("def check(candidate):\n", "def check(candidate):\n    pass\n")
-    assert sandbox._literal_calls(slow + "\ncheck(f)\n") is None
+    assert sandbox.judge.literal_calls(slow + "\ncheck(f)\n") is None
     programs = {"right": "    return x\n", "wrong at 2": "    return 0 if x == 2 else x\n",
                 "raises at 2": "    if x == 2:\n        raise ValueError('two')\n    return x\n",
                 "loops at 2": "    while x == 2:\n        pass\n    return x\n",
@@ -519,28 +521,41 @@ def test_run_all_leaves_the_sigterm_handler_as_it_was():
 
 @pytest.mark.skipif(not AS_ROOT, reason="sandbox uids exist only when run as root")
 def test_two_evaluators_on_one_machine_get_different_uids():
-    (first, held1), (second, held2) = sandbox._sandbox_uids(2), sandbox._sandbox_uids(2)
+    (first, held1), (second, held2) = sandbox.parent.sandbox_uids(2), sandbox.parent.sandbox_uids(2)
     assert len(set(first + second)) == 4
     for s in held1 + held2:
         s.close()
-    assert sandbox._sandbox_uids(2)[0] == first                     # free again once the first has ended
+    assert sandbox.parent.sandbox_uids(2)[0] == first                     # free again once the first has ended
 
 
-def test_a_worker_killed_mid_program_fails_that_program_and_takes_its_children_along(tmp_path):
-    box = sandbox.Sandbox({"dir": str(tmp_path), "name": "w0", "uid": None, "timeout": 5.0, "memory": 512 << 20, "nproc": 10000})
+def test_a_worker_killed_mid_program_takes_its_children_along_and_the_program_runs_again_on_a_new_one(tmp_path):
+    box = sandbox.Sandbox({"dir": str(tmp_path), "name": "w0", "uid": None, "timeout": 2.0, "memory": 512 << 20, "nproc": 10000})
     sleeper = {"solution": "import os\nos.execv('/bin/sleep', ['sleep', '985.5'])\n", "inputs": None,
                "test": "def check(c):\n    pass\n\ncheck(None)\n"}
     box.start()
+    first = box.proc.pid
     import threading
-    threading.Timer(0.5, os.kill, (box.proc.pid, 9)).start()
-    assert box.run(sleeper)["detail"] == "the sandbox worker died while running this program"
+    seen = []
+    threading.Timer(0.5, os.kill, (first, 9)).start()          # killed from outside: not the program's doing
+    threading.Timer(1.5, lambda: seen.append(len([c for c in cmdlines() if b"985.5" in c]))).start()
+    assert box.run(sleeper)["status"] == "timeout"               # run again, on a new worker, to its own end
+    assert box.proc.pid != first
+    assert seen == [1]                                          # the first worker's sleeper died with it
     time.sleep(0.2)
-    assert not [c for c in cmdlines() if b"985.5" in c]                   # the parent-death signals
-    assert box.run({**sleeper, "solution": "pass\n"})["status"] == "ok"      # a new worker took over
+    assert not [c for c in cmdlines() if b"985.5" in c]
+    box.close()
+
+
+def test_a_program_that_kills_every_worker_it_runs_on_fails_with_worker_died(tmp_path):
+    box = sandbox.Sandbox({"dir": str(tmp_path), "name": "w0", "uid": None, "timeout": 2.0, "memory": 512 << 20, "nproc": 10000})
+    killer = {"solution": "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\nimport time\ntime.sleep(9)\n",
+              "inputs": None, "test": "def check(c):\n    pass\n\ncheck(None)\n"}
+    assert box.run(killer)["detail"] == "the sandbox worker died while running this program"
+    assert box.run({**killer, "solution": "pass\n"})["status"] == "ok"      # a new worker took over
     box.close()
 
 
 def test_a_worker_that_cannot_start_is_an_error_not_a_verdict(monkeypatch):
-    monkeypatch.setattr(sandbox.sys, "executable", "/bin/false")
+    monkeypatch.setattr(sandbox.parent.sys, "executable", "/bin/false")
     with pytest.raises(RuntimeError, match="did not start"):
         judge1(ADD, "    return a + b\n")
