@@ -45,9 +45,12 @@ def pass_at_k(n, c, k):
 # --- problems, programs, outputs --------------------------------------------------------------
 def load_problems(path):
     """HumanEval-schema problems; test_style defaults to "call", difficulty to "all"."""
-    problems = []
+    problems, line = [], {}
     for n, p in read_jsonl(path, ("task_id", "prompt", "test"), with_lines=True):
         p = {**p, "test_style": p.get("test_style") or "call", "difficulty": p.get("difficulty") or "all"}
+        if p["task_id"] in line:   # a second one would silently replace the first in every {task_id: problem}
+            raise SystemExit(f"error: {path}:{n}: task_id {p['task_id']!r} again (first on line {line[p['task_id']]})")
+        line[p["task_id"]] = n
         try:
             stdin_cases(p)
         except ValueError as e:

@@ -23,6 +23,10 @@ def read_jsonl(path, required=(), with_lines=False):
             row = json.loads(line)
         except json.JSONDecodeError as e:
             raise SystemExit(f"error: {path}:{n}: not valid JSON ({e.msg})")
+        except ValueError as e:         # valid JSON that Python refuses: an integer of over 4,300 digits
+            raise SystemExit(f"error: {path}:{n}: not usable JSON ({str(e).split(':')[0]})")
+        except RecursionError:          # valid JSON nested deeper than Python's recursion limit
+            raise SystemExit(f"error: {path}:{n}: not usable JSON (nested too deeply)")
         if not isinstance(row, dict):
             raise SystemExit(f"error: {path}:{n}: expected a JSON object")
         missing = [k for k in required if not isinstance(row.get(k), str)]

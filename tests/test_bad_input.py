@@ -6,6 +6,7 @@ them take seconds; a few run as real subprocesses to check exit code and stderr 
 import builtins
 import hashlib
 import io
+import json
 import os
 import shutil
 import subprocess
@@ -47,6 +48,11 @@ def lab(tmp_path_factory):
         (bad / name).mkdir()
     for name in ("pretrain", "val", "ssd"):          # everything but test.jsonl
         (bad / "empty_data" / f"{name}.jsonl").write_text((data / f"{name}.jsonl").read_text())
+    first = (data / "test.jsonl").read_text().splitlines()[0]
+    (bad / "samples.jsonl").write_text(json.dumps({"task_id": "test/0", "completion": "    return 0\n"}) + "\n")
+    (bad / "bignum.jsonl").write_text('{"task_id": "test/0", "completion": ' + "7" * 5000 + "}\n")
+    (bad / "deep.jsonl").write_text('{"task_id": "test/0", "completion": ' + "[" * 100_000 + "]" * 100_000 + "}\n")
+    (bad / "twice.jsonl").write_text(f"{first}\n{first}\n")
     return {"root": root, "data": data, "out": out, "bad": bad}
 
 
@@ -118,7 +124,23 @@ def probes(lab):
         (*s[:2], [ck, "--show=forks", f"--compare={bad}/text.pt"], "text.pt is not a checkpoint"),
         ("fsm.py", fsm.main, ["--top_p=0"], "top_p"),
         ("fsm.py", fsm.main, ["--samples=0"], "--samples"),
+        # files: JSON that Python cannot hold, a task_id twice
+        (*e[:2], [f"--problems={d}/test.jsonl", f"--samples={bad}/bignum.jsonl"],
+         "bignum.jsonl:1: not usable JSON (Exceeds the limit (4300 digits)"),
+        (*e[:2], [f"--problems={d}/test.jsonl", f"--samples={bad}/deep.jsonl"],
+         "deep.jsonl:1: not usable JSON (nested too deeply)"),
+        (*e[:2], [f"--problems={bad}/twice.jsonl", f"--samples={bad}/samples.jsonl"],
+         "twice.jsonl:2: task_id 'test/0' again (first on line 1)"),
     ]
+
+
+def error_line(e, capsys, where):
+    """The one line a SystemExit said: its message, or argparse's last line on stderr (after usage)."""
+    err = capsys.readouterr().err
+    message = e.value.code if isinstance(e.value.code, str) else err.strip().splitlines()[-1]
+    assert e.value.code not in (0, None), where
+    assert "Traceback" not in err and "\n" not in message.strip(), where
+    return message
 
 
 def test_every_bad_input_is_a_one_line_error_and_changes_nothing(lab, capsys, monkeypatch):
@@ -129,14 +151,12 @@ def test_every_bad_input_is_a_one_line_error_and_changes_nothing(lab, capsys, mo
     for script, main, argv, named in cases:
         with pytest.raises(SystemExit) as e:
             main(argv)
-        err = capsys.readouterr().err
-        message = e.value.code if isinstance(e.value.code, str) else err.strip().splitlines()[-1]
         where = f"{script} {' '.join(argv)}"
-        assert e.value.code not in (0, None), where
-        assert "Traceback" not in err and "\n" not in message.strip(), where
+        message = error_line(e, capsys, where)
         assert "error" in message and named in message, f"{where}: {message}"
         assert snapshot(lab["out"]) == before, f"{where} changed out/"
     assert not os.path.exists(lab["bad"] / "new_out" / "base.pt")       # refused before pretraining
+    assert not os.path.exists(lab["bad"] / "samples.jsonl_results.jsonl")   # refused before judging
 
 
 @pytest.mark.parametrize("argv,named", [
