@@ -19,6 +19,8 @@ PR_SET_PDEATHSIG, PR_GET_DUMPABLE, PR_SET_DUMPABLE = 1, 3, 4
 PR_SET_CHILD_SUBREAPER, PR_SET_NO_NEW_PRIVS = 36, 38
 CLONE_NEWIPC = 0x08000000
 WORKER_DIED = "the sandbox worker died while running this program"
+JUDGE_BUSY = "the test was still busy with what the program returned 3 s past the time limit"
+STOP_JUDGE = 12             # SIGUSR2: how the zygote stops a busy judge, so the parent can tell (no rerun)
 
 _libc = None
 

@@ -13,10 +13,10 @@ import os
 import select
 import signal
 import sys
-import threading
 
 from sandbox import cleanup
-from sandbox.common import ENV, PR_GET_DUMPABLE, PR_SET_DUMPABLE, SANDBOX_UID, WORKER_DIED, prctl, short
+from sandbox.common import (ENV, JUDGE_BUSY, PR_GET_DUMPABLE, PR_SET_DUMPABLE, SANDBOX_UID, STOP_JUDGE, WORKER_DIED,
+                            prctl, short)
 
 WORKER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "worker.py")
 MAX_WORKERS = 64
@@ -62,15 +62,23 @@ class Sandbox:
             if self.proc is None:
                 self.start()
             res = self._ask(job, self.cfg["timeout"] + 30)
-            if res is None:                            # it died (or hung)
+            if res is None and self._stopped_by_its_zygote():   # the program's own doing: no second run
+                res = {"status": "runtime error", "detail": JUDGE_BUSY, "restart": True, "final": True}
+            elif res is None:                          # it died (or hung)
                 res = {"status": "runtime error", "detail": WORKER_DIED, "restart": True}
             if res.pop("restart", False):
                 self.close()
-                if attempt == 1:
+                if attempt == 1 and not res.pop("final", False):
                     continue
             break
         res["detail"] = short(res.get("detail", ""))
         return res
+
+    def _stopped_by_its_zygote(self):
+        try:
+            return self.proc.wait(2) == -STOP_JUDGE
+        except Exception:
+            return False
 
     def start(self):
         import subprocess
@@ -170,6 +178,7 @@ def run_all(jobs, workers=None, timeout=3.0, memory_mb=512, progress=True, each=
               "(docs/evaluator.md)", file=sys.stderr)
         _told.append(True)
     import tempfile
+    import threading
     from concurrent.futures import ThreadPoolExecutor, as_completed
     from queue import Queue
     from tqdm import tqdm

@@ -22,7 +22,7 @@ if __name__ == "__main__":                             # the package's folder is
 
 from sandbox import cleanup                            # noqa: E402
 from sandbox.common import (JUDGE_GRACE, JUDGE_MEMORY, OUTPUT_CAP, PATH_FD, PR_SET_CHILD_SUBREAPER,  # noqa: E402
-                            PR_SET_DUMPABLE, PR_SET_PDEATHSIG, WORKER_DIED, libc, prctl, readable, short,
+                            PR_SET_DUMPABLE, PR_SET_PDEATHSIG, STOP_JUDGE, WORKER_DIED, libc, prctl, readable, short,
                             write_all)
 from sandbox.judge import ZygoteGone, judge           # noqa: E402
 from sandbox.program import run_program                # noqa: E402
@@ -199,7 +199,7 @@ def zygote_main(cfg, judge_pid, commands, ends, answers, requests, replies):
             os.close(fd)
         _clean_after(cfg)
         if stuck:                                      # the judge goes, and we with it
-            os.kill(judge_pid, signal.SIGKILL)
+            os.kill(judge_pid, STOP_JUDGE)
             return
         ended = {"status": status, "timed_out": timed_out, "stdout": stdout.decode("latin-1"), "stderr": stderr}
         write_all(answers, (json.dumps(ended, ensure_ascii=False) + "\n").encode())
