@@ -13,7 +13,7 @@ import os
 
 import torch
 
-from data import DATA_DIR, read_jsonl
+from data import DATA_DIR, number, number_list, read_jsonl
 from model import load_checkpoint
 from sample import check_params
 
@@ -29,25 +29,8 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefau
     """--help keeps the docstring's line breaks and shows every option's default."""
 
 
-def number(kind, low, strict=True):
-    """An argparse type: a `kind` number above `low` (or at least `low`); else a one-line error."""
-    def parse(text):
-        try:
-            x = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"not a number: {text!r}")
-        if x < low or (strict and x == low):
-            raise argparse.ArgumentTypeError(f"must be {'>' if strict else '>='} {low}, got {text}")
-        return x
-    return parse
-
-
-def temperatures(text):
-    """An argparse type: comma-separated temperatures, e.g. 0,0.4,0.7."""
-    try:
-        return [float(t) for t in text.split(",")]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"comma-separated numbers expected, got {text!r}")
+# number() and number_list() live in data/ so that evaluate.py can check its options without torch
+temperatures = number_list(float, 0, strict=False)     # comma-separated temperatures, e.g. 0,0.4,0.7
 
 
 def parser(description=None):

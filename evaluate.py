@@ -25,7 +25,7 @@ import re
 import sys
 import time
 
-from data import read_jsonl, unwritable
+from data import number, number_list, read_jsonl, unwritable
 from sandbox import check_limits, run_all
 
 VERDICTS = ("passed", "wrong answer", "runtime error", "timeout", "memory limit", "no code")
@@ -238,43 +238,37 @@ def sweep(model, problems, temperatures, n, ks=(1, 5), workers=None, timeout=3.0
 # --- command line -----------------------------------------------------------------------------
 def main(argv=None):
     import argparse
+    positive, non_negative = number(int, 0), number(int, 0, strict=False)
+    ram_mb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") >> 20
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--problems", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "test.jsonl"),
                     help="HumanEval-schema JSONL or .jsonl.gz (default: data/test.jsonl)")
     ap.add_argument("--samples", help="JSONL of {task_id, completion} to score")
     ap.add_argument("--ckpt", help="or: a train.py checkpoint to sample from")
-    ap.add_argument("--temperatures", default="0.2,0.6,1.0", help="with --ckpt: comma-separated (0 = greedy)")
-    ap.add_argument("--n", type=int, default=10, help="with --ckpt: samples per problem")
-    for name, typ, default in (("top_k", int, 0), ("top_p", float, 1.0), ("min_p", float, 0.0), ("seed", int, 0),
-                               ("batch_size", int, 256), ("max_new_tokens", int, 128)):
+    ap.add_argument("--temperatures", type=number_list(float, 0, strict=False), default="0.2,0.6,1.0",
+                    help="with --ckpt: comma-separated (0 = greedy)")
+    ap.add_argument("--n", type=positive, default=10, help="with --ckpt: samples per problem")
+    for name, typ, default in (("top_k", non_negative, 0), ("top_p", number(float, 0, high=1), 1.0),
+                               ("min_p", number(float, 0, strict=False, high=1), 0.0), ("seed", int, 0),
+                               ("batch_size", positive, 256), ("max_new_tokens", positive, 128)):
         ap.add_argument(f"--{name}", type=typ, default=default, help=f"with --ckpt (default {default})")
     ap.add_argument("--device", default="cpu", help="with --ckpt: where the model runs")
-    ap.add_argument("--ks", help="pass@k to report (default 1,5, leaving out k > samples per problem)")
-    ap.add_argument("--workers", type=int, help="sandboxes in parallel (default: one per core)")
-    ap.add_argument("--timeout", type=float, default=3.0, help="wall-clock seconds per program (default 3)")
-    ap.add_argument("--memory_mb", type=int, default=512, help="address space per program (default 512)")
+    ap.add_argument("--ks", type=number_list(int, 1, strict=False),
+                    help="pass@k to report (default 1,5, leaving out k > samples per problem)")
+    # the limits a sandbox takes (sandbox.check_limits), checked here as options: a memory cap above the
+    # machine's memory would be no cap at all, and under 64 MB no interpreter starts (every program would fail)
+    ap.add_argument("--workers", type=number(int, 1, strict=False, high=64),
+                    help="sandboxes in parallel, 1..64 (default: one per core)")
+    ap.add_argument("--timeout", type=number(float, 0, high=600), default=3.0,
+                    help="wall-clock seconds per program, in (0, 600] (default 3)")
+    ap.add_argument("--memory_mb", type=number(int, 64, strict=False, high=ram_mb), default=512,
+                    help=f"address space per program, 64..{ram_mb} (this machine's memory; default 512)")
     ap.add_argument("--out", help="results JSONL (default: SAMPLES_results.jsonl or CKPT_eval.jsonl)")
     ap.add_argument("--quiet", action="store_true", help="no progress bars")
     args = ap.parse_args(argv)
     if (args.samples is None) == (args.ckpt is None):
         ap.error("give either --samples=FILE or --ckpt=FILE")
-    try:
-        ks, temps = [int(k) for k in (args.ks or "1,5").split(",")], [float(t) for t in args.temperatures.split(",")]
-    except ValueError:
-        ap.error("--ks and --temperatures take comma-separated numbers")
-    if args.n < 1 or args.timeout <= 0 or min(ks) < 1 or min(temps) < 0:
-        ap.error("--n and --ks must be >= 1, --timeout > 0, temperatures >= 0")
-    if args.memory_mb < 1 or (args.workers is not None and args.workers < 1):
-        ap.error("--memory_mb and --workers must be >= 1 (the memory cap cannot be switched off)")
-    if args.ckpt and (args.batch_size < 1 or args.max_new_tokens < 1):
-        ap.error("--batch_size and --max_new_tokens must be >= 1")
-    if args.ckpt:
-        from sample import check_params     # before the checkpoint is loaded: a bad value costs nothing
-        try:
-            for t in temps:
-                check_params(t, args.top_k, args.top_p, args.min_p)
-        except ValueError as e:
-            ap.error(str(e))
+    ks, temps = args.ks or [1, 5], args.temperatures
     out = args.out or (args.samples + "_results.jsonl" if args.samples else os.path.splitext(args.ckpt)[0] + "_eval.jsonl")
     if unwritable(out):
         ap.error(f"--out={out}: {unwritable(out)}")

@@ -40,6 +40,7 @@ import time
 import torch
 import torch.nn.functional as F
 
+from data import number
 from sample import entropy_bits, process_logits
 
 V = 16
@@ -195,15 +196,20 @@ RECIPES = {  # name: (T_train, top_k, top_p)
 # --- main -----------------------------------------------------------------------------------
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--T_train", type=float, default=0.9, help="temperature of the teacher's samples")
-    ap.add_argument("--top_k", type=int, default=0, help="top-k of the teacher's samples (0 = off)")
-    ap.add_argument("--top_p", type=float, default=0.85, help="top-p of the teacher's samples (1 = off)")
+    # bounds past which the toy says nothing more (and a huge --samples would only exhaust memory)
+    ap.add_argument("--T_train", type=number(float, 0, high=100), default=0.9,
+                    help="temperature of the teacher's samples, in (0, 100]")
+    ap.add_argument("--top_k", type=number(int, 0, strict=False), default=0, help="top-k of the teacher's samples (0 = off)")
+    ap.add_argument("--top_p", type=number(float, 0, high=1), default=0.85, help="top-p of the teacher's samples (1 = off)")
     ap.add_argument("--temp_only", action="store_true", help="ablation: T_train 0.9, no truncation")
     ap.add_argument("--trunc_only", action="store_true", help="ablation: T_train 1.0, top-p 0.85")
-    ap.add_argument("--eval_top_p", type=float, default=0.80, help="top-p while sweeping T")
-    ap.add_argument("--samples", type=int, default=100_000, help="walks sampled for the trained student")
-    ap.add_argument("--steps", type=int, default=1000, help="Adam steps (full batch)")
-    ap.add_argument("--lr", type=float, default=1.0, help="peak learning rate (cosine decay to 1/100)")
+    ap.add_argument("--eval_top_p", type=number(float, 0, high=1), default=0.80, help="top-p while sweeping T")
+    ap.add_argument("--samples", type=number(int, 0, high=10_000_000), default=100_000,
+                    help="walks sampled for the trained student, 1..10,000,000")
+    ap.add_argument("--steps", type=number(int, 0, strict=False, high=1_000_000), default=1000,
+                    help="Adam steps (full batch), 0..1,000,000")
+    ap.add_argument("--lr", type=number(float, 0, high=100), default=1.0,
+                    help="peak learning rate (cosine decay to 1/100), in (0, 100]")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--no_train", action="store_true", help="skip the trained student")
     args = ap.parse_args(argv)
@@ -213,10 +219,6 @@ def main(argv=None):
         args.T_train, args.top_k, args.top_p = RECIPES["temperature only (0.9, no truncation)"]
     if args.trunc_only:
         args.T_train, args.top_k, args.top_p = RECIPES["truncation only (1.0, top-p 0.85)"]
-    if args.T_train <= 0 or args.top_k < 0 or not 0 < args.top_p <= 1 or not 0 < args.eval_top_p <= 1:
-        ap.error("need T_train > 0, top_k >= 0, 0 < top_p <= 1, 0 < eval_top_p <= 1")
-    if args.samples < 1 or args.steps < 0 or args.lr <= 0:
-        ap.error("need --samples >= 1, --steps >= 0, --lr > 0")
     t0 = time.time()
 
     top_k, top_p = args.top_k or "off", args.top_p if args.top_p < 1 else "off"

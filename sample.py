@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from data import DATA_DIR, read_jsonl, unwritable
+from data import DATA_DIR, number, read_jsonl, unwritable
 from data.tokenizer import get_tokenizer
 from model import KVCache, load_model
 
@@ -292,31 +292,26 @@ def prompt_from_args(args):
 
 
 def main(argv=None):
+    positive, non_negative = number(int, 0), number(int, 0, strict=False)
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--ckpt", default="out/base.pt")
     ap.add_argument("--prompt", help="prompt text ('\\n' escapes allowed); default: --task")
     ap.add_argument("--task", default="test/0", help="a task_id of data/{pretrain,val,ssd,test}.jsonl")
-    ap.add_argument("--temperature", type=float, default=1.0)
-    ap.add_argument("--top_k", type=int, default=0)
-    ap.add_argument("--top_p", type=float, default=1.0)
-    ap.add_argument("--min_p", type=float, default=0.0)
-    ap.add_argument("--num_samples", type=int, default=1)
-    ap.add_argument("--max_new_tokens", type=int, default=128)
+    ap.add_argument("--temperature", type=number(float, 0, strict=False), default=1.0)
+    ap.add_argument("--top_k", type=non_negative, default=0)
+    ap.add_argument("--top_p", type=number(float, 0, high=1), default=1.0)
+    ap.add_argument("--min_p", type=number(float, 0, strict=False, high=1), default=0.0)
+    ap.add_argument("--num_samples", type=positive, default=1)
+    ap.add_argument("--max_new_tokens", type=positive, default=128)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--show", choices=["text", "dist", "entropy", "forks"], default="text",
                     help="forks: entropy statistics of --ckpt vs --compare over the test split")
     ap.add_argument("--compare", help="--show=forks: a second checkpoint (e.g. out/ssd.pt)")
-    ap.add_argument("--problems", type=int, default=450, help="--show=forks: how many test problems")
+    ap.add_argument("--problems", type=positive, default=450, help="--show=forks: how many test problems")
     ap.add_argument("--report", help="--show=forks: also write the numbers to this JSON file")
-    ap.add_argument("--position", type=int, default=0, help="--show=dist: which completion token")
+    ap.add_argument("--position", type=non_negative, default=0, help="--show=dist: which completion token")
     ap.add_argument("--color", choices=["auto", "always", "never"], default="auto")
     args = ap.parse_args(argv)
-    try:
-        check_params(args.temperature, args.top_k, args.top_p, args.min_p)
-    except ValueError as e:
-        ap.error(str(e))
-    if args.num_samples < 1 or args.max_new_tokens < 1 or args.position < 0 or args.problems < 1:
-        ap.error("--num_samples, --max_new_tokens and --problems must be >= 1, --position >= 0")
     if args.report and unwritable(args.report):
         ap.error(f"--report={args.report}: {unwritable(args.report)}")
     enc = get_tokenizer()

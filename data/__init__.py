@@ -1,7 +1,10 @@
-"""The benchmark files, the tokenizer, the one JSONL reader every script uses, and the one check
-of a file a script will write."""
+"""The benchmark files, the tokenizer, and what every script shares at its edges: the one JSONL
+reader, the one check of a number option (number), the one check of a file a script will write
+(unwritable)."""
+import argparse
 import gzip
 import json
+import math
 import os
 
 DATA_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -43,3 +46,35 @@ def unwritable(path):
     if not os.path.isdir(os.path.dirname(os.path.abspath(path))):
         return "its folder does not exist"
     return None
+
+
+def number(kind, low, strict=True, high=None):
+    """An argparse type: a finite `kind` number above `low` (or at least `low`, strict=False) and
+    at most `high`; anything else is a one-line error. nan and inf are refused by name: nan
+    compares False with every bound, so a check written as `x < low` would let it through."""
+    def parse(text):
+        shown = text if len(text) <= 40 else text[:37] + "..."
+        try:
+            x = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a{'n integer' if kind is int else ' number'}: {shown!r}")
+        if kind is float and not math.isfinite(x):
+            raise argparse.ArgumentTypeError(f"must be a finite number, got {shown}")
+        if x < low or (strict and x == low):
+            raise argparse.ArgumentTypeError(f"must be {'>' if strict else '>='} {low}, got {shown}")
+        if high is not None and x > high:
+            raise argparse.ArgumentTypeError(f"must be <= {high}, got {shown}")
+        return x
+    return parse
+
+
+def number_list(kind, low, strict=True, high=None):
+    """An argparse type: comma-separated numbers, each checked as number() checks one."""
+    one = number(kind, low, strict, high)
+
+    def parse(text):
+        try:
+            return [one(t) for t in text.split(",")]
+        except argparse.ArgumentTypeError as e:
+            raise argparse.ArgumentTypeError(f"comma-separated numbers expected, got {text!r}: {e}")
+    return parse

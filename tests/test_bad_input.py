@@ -80,6 +80,7 @@ def probes(lab):
     e = ["evaluate.py", evaluate.main, [f"--problems={d}/test.jsonl"]]
     s = ["sample.py", sample.main, []]
     ck = f"--ckpt={out}/base.pt"
+    sm = [f"--problems={d}/test.jsonl", f"--samples={bad}/samples.jsonl"]   # judging would run at once
     return [
         (*t[:2], t[2] + ["--max_steps=0"], "must be > 0"),
         (*t[:2], t[2] + ["--lr=-1"], "must be > 0"),
@@ -124,6 +125,24 @@ def probes(lab):
         (*s[:2], [ck, "--show=forks", f"--compare={bad}/text.pt"], "text.pt is not a checkpoint"),
         ("fsm.py", fsm.main, ["--top_p=0"], "top_p"),
         ("fsm.py", fsm.main, ["--samples=0"], "--samples"),
+        # numbers: finite, in range (nan passes every `x < low` check; the sandbox's limits have a ceiling)
+        (*t[:2], t[2] + ["--lr=nan"], "--lr: must be a finite number"),
+        (*t[:2], t[2] + ["--lr=inf"], "--lr: must be a finite number"),
+        (*t[:2], t[2] + ["--ssd_epochs=inf"], "--ssd_epochs: must be a finite number"),
+        (*t[:2], t[2] + ["--eval_temperatures=0,nan"], "must be a finite number"),
+        (*e[:2], [*sm, "--timeout=nan"], "--timeout: must be a finite number"),
+        (*e[:2], [*sm, "--timeout=inf"], "--timeout: must be a finite number"),
+        (*e[:2], [*sm, "--timeout=1e308"], "--timeout: must be <= 600"),
+        (*e[:2], [*sm, "--memory_mb=1e12"], "--memory_mb: not an integer"),
+        (*e[:2], [*sm, f"--memory_mb={10 ** 13}"], "--memory_mb: must be <="),
+        (*e[:2], [*sm, "--memory_mb=1"], "--memory_mb: must be >= 64"),
+        (*e[:2], [*sm, "--workers=100000"], "--workers: must be <= 64"),
+        (*e[:2], e[2] + [ck, "--temperatures=0.2,inf"], "must be a finite number"),
+        (*s[:2], [ck, "--top_p=nan"], "--top_p: must be a finite number"),
+        ("fsm.py", fsm.main, ["--lr=inf", "--samples=1e12"], "--lr: must be a finite number"),
+        ("fsm.py", fsm.main, ["--samples=1000000000000"], "--samples: must be <= 10000000"),
+        ("fsm.py", fsm.main, ["--T_train=inf"], "--T_train: must be a finite number"),
+        ("fsm.py", fsm.main, ["--T_train=1000"], "--T_train: must be <= 100"),
         # files: JSON that Python cannot hold, a task_id twice
         (*e[:2], [f"--problems={d}/test.jsonl", f"--samples={bad}/bignum.jsonl"],
          "bignum.jsonl:1: not usable JSON (Exceeds the limit (4300 digits)"),
