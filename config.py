@@ -13,7 +13,7 @@ import os
 
 import torch
 
-from data import DATA_DIR, number, number_list, read_jsonl
+from data import DATA_DIR, number, number_list, read_jsonl, unwritable
 from model import load_checkpoint
 from sample import check_params
 
@@ -181,10 +181,14 @@ FIELDS = {"pretrain": ("prompt", "solution"), "val": ("prompt", "solution", "can
 
 
 def make_out_dir(args):
+    """out_dir, made if missing and tried for writing: a read-only one must fail now, not after training."""
     try:
         os.makedirs(args.out_dir, exist_ok=True)
     except OSError as e:
         raise SystemExit(f"error: cannot make --out_dir={args.out_dir}: {e.strerror}")
+    why = unwritable(os.path.join(args.out_dir, "base.pt" if args.stage == "pretrain" else f"{args.run}_report.md"))
+    if why:
+        raise SystemExit(f"error: --out_dir={args.out_dir}: {why}")
 
 
 def preflight(args):

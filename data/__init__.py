@@ -6,6 +6,7 @@ import gzip
 import json
 import math
 import os
+import tempfile
 
 DATA_DIR = os.path.dirname(os.path.abspath(__file__))
 
@@ -40,11 +41,20 @@ def read_jsonl(path, required=(), with_lines=False):
 
 
 def unwritable(path):
-    """Why a script could not write a file at `path` (checked before any work), or None."""
+    """Why a script could not write the file `path` (checked before any work), or None. The
+    folder is tried for real, by creating and removing a file in it: os.access answers for the
+    permission bits only, and as root it says yes to a read-only mount or a chattr +i folder."""
     if os.path.isdir(path):
         return "is a directory"
-    if not os.path.isdir(os.path.dirname(os.path.abspath(path))):
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
         return "its folder does not exist"
+    try:
+        tempfile.NamedTemporaryFile(dir=folder).close()   # made, then removed
+        if os.path.exists(path):
+            open(path, "a").close()     # append mode: the file is not changed
+    except OSError as e:
+        return f"cannot write there ({e.strerror or e})"
     return None
 
 

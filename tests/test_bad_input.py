@@ -260,3 +260,50 @@ def test_a_model_without_a_record_of_its_settings_is_kept_and_the_message_says_w
     torch.save(ckpt, out / "ssd.pt")
     with pytest.raises(SystemExit, match="no record of its settings.*--overwrite"):
         train.main(TINY + [f"--data_dir={lab['data']}", f"--out_dir={out}", "--stage=ssd"])
+
+
+def can_write(folder):
+    try:
+        (folder / "probe").write_text("")
+        (folder / "probe").unlink()
+        return True
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def read_only(tmp_path):
+    """A folder in which no file can be made, even by root: chmod, and chattr +i where root
+    ignores the mode bits (os.access says yes to both as root)."""
+    folder = tmp_path / "read_only"
+    folder.mkdir()
+    folder.chmod(0o555)
+    immutable = False
+    if can_write(folder):
+        try:
+            immutable = subprocess.run(["chattr", "+i", str(folder)], capture_output=True).returncode == 0
+        except FileNotFoundError:
+            pass
+    if can_write(folder):
+        pytest.skip("no way to make a read-only folder here")
+    yield folder
+    if immutable:
+        subprocess.run(["chattr", "-i", str(folder)], check=True)
+    folder.chmod(0o755)
+
+
+def test_an_output_in_a_read_only_folder_is_refused_before_judging_or_training(lab, read_only, monkeypatch, capsys):
+    monkeypatch.setattr(evaluate, "judge", lambda *a, **k: pytest.fail("judged before checking --out"))
+    monkeypatch.setattr(train, "train", lambda *a, **k: pytest.fail("trained before checking --out_dir"))
+    d, bad = lab["data"], lab["bad"]
+    for main, argv, named in [
+            (evaluate.main, [f"--problems={d}/test.jsonl", f"--samples={bad}/samples.jsonl",
+                             f"--out={read_only}/results.jsonl"], "--out="),
+            (sample.main, [f"--ckpt={lab['out']}/base.pt", "--show=forks", f"--report={read_only}/forks.json"],
+             "--report="),
+            (train.main, TINY + [f"--data_dir={d}", f"--out_dir={read_only}"], "--out_dir="),
+            (train.main, TINY + [f"--data_dir={d}", f"--out_dir={read_only}", "--stage=pretrain"], "--out_dir=")]:
+        with pytest.raises(SystemExit) as e:
+            main(argv)
+        message = error_line(e, capsys, argv)
+        assert named in message and "cannot write there" in message, message
