@@ -34,12 +34,12 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
 import sys
 
 import numpy as np
 
 import study
+from data import unwritable
 
 T_TRAIN = (0.6, 0.8, 1.0, 1.2, 1.6, 2.0)
 T_EVAL = (0.2, 0.4, 0.6, 0.8, 1.0, 1.2, 1.4, 1.6)
@@ -154,8 +154,7 @@ def common(out, data_seed):
 
 
 def train(args):
-    print("$ python train.py " + " ".join(args), flush=True)
-    subprocess.run([sys.executable, "train.py", *args], check=True)
+    study.run_command([sys.executable, "train.py", *args])   # a failed run ends the atlas with one line
 
 
 def ensure_base(out, seed, flags, ssd_seed=0):
@@ -272,11 +271,12 @@ def summarize_questions(out, names, seeds, ssd_seeds=(0,)):
     each = lambda reps: " / ".join(f"{100 * study.gain(reps[k]):+.1f}" for k in sorted(reps))   # by base, SSD seed
     at = lambda reps: " / ".join(next((f"{100 * g['gain']:+.1f}" for g in reps[k]["bootstrap"].get("at_temperature", [])
                                        if g["temperature"] == FIXED_T), "?") for k in sorted(reps))
-    lines = []
+    lines, found = [], bool(ref)
     for q in names:
         rows = [["ssd (reference)", len(ref), study.ci(*study.pooled(ref)), "-", each(ref), at(ref)]] if ref else []
         for run, flags in QUESTIONS[q]:
             reps = load(lambda x: named(run, flags, x)[0])
+            found = found or bool(reps)
             if reps:
                 d = study.pooled_difference(reps, ref)
                 rows.append([run, len(reps), study.ci(*study.pooled(reps)), "-" if d is None else study.ci(*d[:3]),
@@ -286,6 +286,8 @@ def summarize_questions(out, names, seeds, ssd_seeds=(0,)):
                   + "; each run: in the order base seed, then SSD seed)\n",
                   markdown_table(["run", "runs", "gain", "minus the reference (paired)", "each run",
                                   f"each run, both at T {FIXED_T:g}"], rows)]
+    if not found:
+        raise SystemExit(f"error: no reports of these questions in {out} (run `python atlas.py --questions=...` first)")
     return lines
 
 
@@ -312,6 +314,16 @@ def main(argv=None):
         ssd_seeds = [int(s) for s in args.ssd_seeds.split(",")]
     except ValueError:
         ap.error("--seeds and --ssd_seeds take comma-separated integers")
+    written = "atlas.md" if args.grid and questions else "grid.md" if args.grid else "questions.md"
+    if (args.grid or questions) and not args.summarize:
+        from config import get_args   # train.py's own checks of the options passed on to it, before any run
+        get_args(extra)
+        try:
+            os.makedirs(args.out, exist_ok=True)
+        except OSError as e:
+            raise SystemExit(f"error: cannot make --out={args.out}: {e.strerror}")
+    if (args.grid or questions) and os.path.isdir(args.out) and unwritable(os.path.join(args.out, written)):
+        ap.error(f"--out={args.out}: {unwritable(os.path.join(args.out, written))}")   # before the runs, not after
     flags = common(args.out, args.data_seed) + extra if (args.grid or questions) and not args.summarize else []
     lines = []
     if args.grid:
@@ -327,8 +339,7 @@ def main(argv=None):
     text = "\n".join(lines)
     print(text)
     if args.grid or questions:
-        name = "atlas.md" if args.grid and questions else "grid.md" if args.grid else "questions.md"
-        with open(os.path.join(args.out, name), "w") as f:
+        with open(os.path.join(args.out, written), "w") as f:
             f.write(text + "\n")
 
 

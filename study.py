@@ -27,11 +27,13 @@ import argparse
 import json
 import os
 import statistics
+import signal
 import subprocess
 import sys
 
 import numpy as np
 
+from data import unwritable
 from evaluate import markdown_table
 
 RUNS = {  # name: SSD settings (the demo's default recipe: T 1.6, top-k 20, top-p 0.8, min-p 0.3)
@@ -62,9 +64,17 @@ def make_draw(out, draw):
     if draw == "test" or os.path.exists(os.path.join(data, "test.jsonl")):
         return
     n_test = sum(1 for _ in open(os.path.join("data", "test.jsonl")))
-    cmd = [sys.executable, "data/benchmark.py", f"--seed={draw}", *SPLIT_SIZES, f"--n_test={n_test}", f"--out={data}"]
-    print("$ " + " ".join(cmd[1:]), flush=True)
-    subprocess.run(cmd, check=True)
+    run_command([sys.executable, "data/benchmark.py", f"--seed={draw}", *SPLIT_SIZES, f"--n_test={n_test}", f"--out={data}"])
+
+
+def run_command(cmd):
+    """Run one step of the study (its output goes to the terminal). A failed step ends the study
+    with one line naming it: its own message is the last thing it printed, just above."""
+    print("$ python " + " ".join(cmd[1:]), flush=True)
+    code = subprocess.run(cmd).returncode
+    if code:
+        how = f"was killed by {signal.Signals(-code).name}" if code < 0 else f"failed with exit code {code}"
+        raise SystemExit(f"error: `python {' '.join(cmd[1:])}` {how} (its output is above)")
 
 
 def load_reports(out, draws, seeds, ssd_seeds, run):
@@ -155,12 +165,12 @@ def variance_split(gains):
 def summarize(out, draws, seeds, ssd_seeds, runs=RUNS):
     """Write out/study.md: the pooled table per recipe, then every run."""
     ppt = lambda x: "-" if x is None else f"{100 * x:.1f}"
-    pooled_rows, run_rows, found = [], [], {}
-    for run in runs:
-        reports = load_reports(out, draws, seeds, ssd_seeds, run)
-        if not reports:
-            continue
-        found[run] = reports
+    found = {run: reports for run in runs if (reports := load_reports(out, draws, seeds, ssd_seeds, run))}
+    if not found:
+        raise SystemExit(f"error: no study has run in {out} for draws {','.join(map(str, draws))}, seeds "
+                         f"{','.join(map(str, seeds))} (no RUN_report.json there): run `python study.py` first")
+    pooled_rows, run_rows = [], []
+    for run, reports in found.items():
         m, lo, hi = pooled(reports)
         hm = pooled(reports, "hard_minus_easy")
         split = variance_split({k: gain(r) for k, r in reports.items()})
@@ -224,6 +234,17 @@ def main(argv=None):
     if not set(runs) <= set(RUNS):
         ap.error(f"--only takes names from {', '.join(RUNS)}")
     if not args.summarize:
+        from config import get_args   # train.py's own checks of the options passed on to it, before any run
+        get_args(extra)
+        try:
+            os.makedirs(args.out, exist_ok=True)
+        except OSError as e:
+            raise SystemExit(f"error: cannot make --out={args.out}: {e.strerror}")
+    elif not os.path.isdir(args.out):
+        raise SystemExit(f"error: no study has run in {args.out}: there is no such folder")
+    if unwritable(os.path.join(args.out, "study.md")):   # before hours of training, not after
+        ap.error(f"--out={args.out}: {unwritable(os.path.join(args.out, 'study.md'))}")
+    if not args.summarize:
         for d in draws:
             make_draw(args.out, d)
             data, home = draw_dirs(args.out, d)
@@ -240,8 +261,7 @@ def main(argv=None):
                                f"--run={name}", *RUNS[run], *extra] + ([] if first else ["--stage=ssd"])
                         cmd += [] if x is None else [f"--ssd_seed={x}"]
                         cmd += [] if d == "test" else [f"--data_dir={data}"]
-                        print("$ " + " ".join(cmd[1:]), flush=True)
-                        subprocess.run(cmd, check=True)
+                        run_command(cmd)
                         first = False
     summarize(args.out, draws, seeds, ssd_seeds, [r for r in RUNS if r in runs])
 

@@ -17,9 +17,11 @@ import pytest
 from conftest import ROOT, copy_benchmark
 import torch
 
+import atlas
 import evaluate
 import fsm
 import sample
+import study
 import train
 from model import checksum, load_checkpoint
 
@@ -150,6 +152,12 @@ def probes(lab):
          "deep.jsonl:1: not usable JSON (nested too deeply)"),
         (*e[:2], [f"--problems={bad}/twice.jsonl", f"--samples={bad}/samples.jsonl"],
          "twice.jsonl:2: task_id 'test/0' again (first on line 1)"),
+        # the study and the atlas: nothing to summarize; train.py's options checked before the first run
+        ("study.py", study.main, ["--summarize", f"--out={bad}/nothing"], "no study has run in"),
+        ("study.py", study.main, ["--summarize", f"--out={bad}/missing"], "no study has run in"),
+        ("study.py", study.main, ["--seeds=0", "--only=ssd", f"--out={bad}/study", "--lr=nan"], "must be a finite number"),
+        ("atlas.py", atlas.main, ["--questions=rounds", "--summarize", f"--out={bad}/nothing"], "no reports of these questions"),
+        ("atlas.py", atlas.main, ["--questions=rounds", f"--out={bad}/atlas", "--ssd_lr=inf"], "must be a finite number"),
     ]
 
 
@@ -176,6 +184,7 @@ def test_every_bad_input_is_a_one_line_error_and_changes_nothing(lab, capsys, mo
         assert snapshot(lab["out"]) == before, f"{where} changed out/"
     assert not os.path.exists(lab["bad"] / "new_out" / "base.pt")       # refused before pretraining
     assert not os.path.exists(lab["bad"] / "samples.jsonl_results.jsonl")   # refused before judging
+    assert not os.path.exists(lab["bad"] / "study") and not os.path.exists(lab["bad"] / "atlas")   # before any run
 
 
 @pytest.mark.parametrize("argv,named", [
@@ -302,8 +311,21 @@ def test_an_output_in_a_read_only_folder_is_refused_before_judging_or_training(l
             (sample.main, [f"--ckpt={lab['out']}/base.pt", "--show=forks", f"--report={read_only}/forks.json"],
              "--report="),
             (train.main, TINY + [f"--data_dir={d}", f"--out_dir={read_only}"], "--out_dir="),
-            (train.main, TINY + [f"--data_dir={d}", f"--out_dir={read_only}", "--stage=pretrain"], "--out_dir=")]:
+            (train.main, TINY + [f"--data_dir={d}", f"--out_dir={read_only}", "--stage=pretrain"], "--out_dir="),
+            (study.main, ["--seeds=0", "--only=ssd", f"--out={read_only}"], "--out=")]:
         with pytest.raises(SystemExit) as e:
             main(argv)
         message = error_line(e, capsys, argv)
         assert named in message and "cannot write there" in message, message
+
+
+def test_a_failed_train_py_inside_the_study_or_the_atlas_is_one_line_naming_it(lab, tmp_path, monkeypatch, capfd):
+    monkeypatch.chdir(ROOT)                  # the study runs `python train.py` from the repository
+    with pytest.raises(SystemExit) as e:
+        study.main(["--seeds=0", "--only=ssd", f"--out={tmp_path}", f"--data_dir={lab['bad']}/nothing"])
+    assert e.value.code.startswith("error: `python train.py --seed=0 ") and "--run=ssd" in e.value.code
+    assert e.value.code.endswith("failed with exit code 1 (its output is above)")
+    assert "has no pretrain.jsonl" in capfd.readouterr().err          # train.py's own message, just above
+    with pytest.raises(SystemExit, match=r"^error: `python train.py --seed=0 .*` failed with exit code 1"):
+        atlas.train(["--seed=0", f"--out_dir={tmp_path}", f"--data_dir={lab['bad']}/nothing"])
+    assert "Traceback" not in capfd.readouterr().err
