@@ -291,7 +291,46 @@ def load_checkpoint(path, device="cpu"):
         print(f"note: {path} has no checksum (an older train.py wrote it): loaded unverified", file=sys.stderr)
     elif checksum({k: v for k, v in ckpt.items() if k != "checksum"}) != ckpt["checksum"]:
         raise SystemExit(f"error: {path} is corrupted: its contents do not match the checksum saved with them")
+    why = config_problem(ckpt["config"], ckpt["model"])
+    if why:   # the checksum needs no secret: a crafted file has a valid one, so its numbers are checked too
+        raise SystemExit(f"error: {path} is not a model this project can build: {why}")
     return ckpt
+
+
+def param_shapes(cfg):
+    """The shape of every tensor in a GPT's state_dict, from its config alone (nothing is built)."""
+    V, T, C = cfg.vocab_size, cfg.block_size, cfg.n_embd
+    block = {"ln1.weight": (C,), "ln1.bias": (C,), "attn.qkv.weight": (3 * C, C), "attn.proj.weight": (C, C),
+             "ln2.weight": (C,), "ln2.bias": (C,), "mlp.fc.weight": (4 * C, C), "mlp.proj.weight": (C, 4 * C)}
+    shapes = {"wte.weight": (V, C), "wpe.weight": (T, C)}
+    for i in range(cfg.n_layer):
+        shapes.update({f"blocks.{i}.{k}": s for k, s in block.items()})
+    return {**shapes, "ln_f.weight": (C,), "ln_f.bias": (C,), "lm_head.weight": (V, C)}
+
+
+def config_problem(config, state):
+    """Why a checkpoint's config and weights cannot make a GPT, or None: checked before anything is
+    built, since GPT(config) allocates what the config asks for (n_embd = 2**22 is 16 GiB)
+    whatever the file holds. The weights' shapes must be exactly those the config implies."""
+    if not isinstance(config, dict) or not isinstance(state, dict) or set(config) - set(GPTConfig.__dataclass_fields__):
+        return "its config or weights are not those of a GPT"
+    cfg = GPTConfig(**config)
+    for name in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd"):
+        value = getattr(cfg, name)
+        if type(value) is not int or value < 1:
+            return f"its config's {name} must be a whole number >= 1, got {value!r}"
+    if cfg.n_embd % cfg.n_head:
+        return f"its config's n_embd ({cfg.n_embd}) is not a multiple of n_head ({cfg.n_head})"
+    if not (isinstance(cfg.dropout, (int, float)) and 0 <= cfg.dropout < 1):
+        return f"its config's dropout must be in [0, 1), got {cfg.dropout!r}"
+    if len(state) != 5 + 8 * cfg.n_layer:   # 5 tensors outside the blocks, 8 in each; first: a huge n_layer costs nothing
+        return f"it holds {len(state)} weight tensors, a GPT of {cfg.n_layer} layers has {5 + 8 * cfg.n_layer}"
+    for name, shape in param_shapes(cfg).items():
+        t = state.get(name)
+        if not (isinstance(t, torch.Tensor) and t.is_floating_point() and tuple(t.shape) == shape):
+            got = f"shape {tuple(t.shape)}" if isinstance(t, torch.Tensor) else "none" if t is None else type(t).__name__
+            return f"its weight {name} should be a float tensor of shape {shape} by its config, got {got}"
+    return None
 
 
 def load_model(path, device="cpu"):

@@ -20,10 +20,11 @@ import torch
 import atlas
 import evaluate
 import fsm
+import model
 import sample
 import study
 import train
-from model import checksum, load_checkpoint
+from model import GPT, GPTConfig, checksum, load_checkpoint, param_shapes
 
 TINY = ["--n_layer=1", "--n_head=2", "--n_embd=32", "--block_size=192", "--batch_size=8", "--max_steps=6",
         "--warmup_steps=1", "--eval_interval=3", "--ckpt_interval=3", "--ssd_batch_size=8",
@@ -269,6 +270,32 @@ def test_a_model_without_a_record_of_its_settings_is_kept_and_the_message_says_w
     torch.save(ckpt, out / "ssd.pt")
     with pytest.raises(SystemExit, match="no record of its settings.*--overwrite"):
         train.main(TINY + [f"--data_dir={lab['data']}", f"--out_dir={out}", "--stage=ssd"])
+
+
+def test_the_weight_shapes_a_config_implies_are_those_of_a_real_gpt():
+    cfg = GPTConfig(vocab_size=50, block_size=12, n_layer=3, n_head=2, n_embd=8)
+    assert {k: tuple(v.shape) for k, v in GPT(cfg).state_dict().items()} == param_shapes(cfg)
+
+
+@pytest.mark.parametrize("change,named", [
+    ({"n_head": 3}, "n_embd (32) is not a multiple of n_head (3)"),
+    ({"n_head": 0}, "n_head must be a whole number >= 1, got 0"),
+    ({"n_embd": 2 ** 22}, "wte.weight should be a float tensor of shape (1024, 4194304)"),   # 16 GiB if built
+    ({"block_size": 500}, "wpe.weight should be a float tensor of shape (500, 32)"),
+    ({"n_layer": 10 ** 9}, "a GPT of 1000000000 layers has"),
+    ({"dropout": float("nan")}, "dropout must be in [0, 1)"),
+])
+def test_a_crafted_config_is_refused_before_any_model_is_built(lab, tmp_path, monkeypatch, change, named):
+    # the checksum needs no secret: a crafted file carries a valid one, so only the numbers can tell
+    ckpt = torch.load(lab["out"] / "base.pt", weights_only=True)
+    ckpt["config"].update(change)
+    ckpt["checksum"] = checksum({k: v for k, v in ckpt.items() if k != "checksum"})
+    torch.save(ckpt, tmp_path / "crafted.pt")
+    monkeypatch.setattr(model.GPT, "__init__", lambda *a, **k: pytest.fail("a GPT was built (and allocated)"))
+    with pytest.raises(SystemExit) as e:
+        sample.main([f"--ckpt={tmp_path / 'crafted.pt'}"])
+    assert "crafted.pt is not a model this project can build" in e.value.code and named in e.value.code
+    assert "\n" not in e.value.code
 
 
 def can_write(folder):
