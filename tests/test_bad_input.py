@@ -298,6 +298,17 @@ def test_a_crafted_config_is_refused_before_any_model_is_built(lab, tmp_path, mo
     assert "\n" not in e.value.code
 
 
+def test_forks_on_a_model_too_weak_to_have_locks_leaves_those_rows_blank(lab, tmp_path, capsys):
+    # six steps of training: every position is above 3 bits, so there is no lock to measure at
+    report = tmp_path / "forks.json"
+    out = sample.main([f"--ckpt={lab['out']}/base.pt", "--show=forks", "--problems=3", f"--report={report}"])
+    assert out["base"]["share_locks"] == 0 and out["base"]["tail_beyond_top1_at_locks"] is None
+    assert out["base"]["fork_entropy"] > 3
+    printed = capsys.readouterr().out
+    assert "base has no locks on these solutions" in printed and "tokens surviving truncation, at forks" in printed
+    assert json.loads(report.read_text())["base"]["entropy_at_locks_T1"] is None
+
+
 def can_write(folder):
     try:
         (folder / "probe").write_text("")
