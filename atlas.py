@@ -39,7 +39,7 @@ import sys
 import numpy as np
 
 import study
-from data import unwritable
+from data import run_main, unwritable
 
 T_TRAIN = (0.6, 0.8, 1.0, 1.2, 1.6, 2.0)
 T_EVAL = (0.2, 0.4, 0.6, 0.8, 1.0, 1.2, 1.4, 1.6)
@@ -344,4 +344,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

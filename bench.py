@@ -33,7 +33,7 @@ import torch
 import evaluate
 import train
 from config import get_args
-from data import DATA_DIR, read_jsonl
+from data import DATA_DIR, read_jsonl, run_main
 from data.tokenizer import get_tokenizer
 from model import GPT, GPTConfig, load_model
 from sample import generate
@@ -190,4 +190,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

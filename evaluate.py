@@ -25,7 +25,7 @@ import re
 import sys
 import time
 
-from data import number, number_list, read_jsonl, unwritable
+from data import number, number_list, read_jsonl, run_main, unwritable
 from sandbox import check_limits, run_all
 
 VERDICTS = ("passed", "wrong answer", "runtime error", "timeout", "memory limit", "no code")
@@ -327,4 +327,4 @@ def _usable_ks(ks, n, explicit):
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

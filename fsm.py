@@ -40,7 +40,7 @@ import time
 import torch
 import torch.nn.functional as F
 
-from data import number
+from data import number, run_main
 from sample import entropy_bits, process_logits
 
 V = 16
@@ -253,4 +253,4 @@ def main(argv=None):
 
 if __name__ == "__main__":
     torch.set_num_threads(1)   # tensors of 48 numbers: waking a second thread costs more than the work
-    main()
+    run_main(main)

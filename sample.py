@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from data import DATA_DIR, number, read_jsonl, unwritable
+from data import DATA_DIR, number, read_jsonl, run_main, unwritable
 from data.tokenizer import get_tokenizer
 from model import KVCache, load_model
 
@@ -352,4 +352,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

@@ -33,7 +33,7 @@ import sys
 
 import numpy as np
 
-from data import unwritable
+from data import run_main, unwritable
 from evaluate import markdown_table
 
 RUNS = {  # name: SSD settings (the demo's default recipe: T 1.6, top-k 20, top-p 0.8, min-p 0.3)
@@ -267,4 +267,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

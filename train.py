@@ -36,7 +36,6 @@ import math
 import os
 import random
 import resource
-import sys
 import time
 
 import torch
@@ -47,7 +46,7 @@ from tqdm import tqdm
 import evaluate
 import sample
 from config import fingerprint, get_args, make_out_dir, preflight, ssd_fingerprint   # options, checks, what a model depends on
-from data import benchmark, read_jsonl
+from data import benchmark, read_jsonl, run_main
 from data.tokenizer import get_tokenizer
 from model import GPT, GPTConfig, checksum, load_checkpoint, load_model
 from report import write_report
@@ -375,4 +374,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_main(main)

@@ -1,11 +1,12 @@
 """The benchmark files, the tokenizer, and what every script shares at its edges: the one JSONL
 reader, the one check of a number option (number), the one check of a file a script will write
-(unwritable)."""
+(unwritable) and the one way a command ends on Ctrl-C or a closed pipe (run_main)."""
 import argparse
 import gzip
 import json
 import math
 import os
+import sys
 import tempfile
 
 DATA_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -88,3 +89,19 @@ def number_list(kind, low, strict=True, high=None):
         except argparse.ArgumentTypeError as e:
             raise argparse.ArgumentTypeError(f"comma-separated numbers expected, got {text!r}: {e}")
     return parse
+
+
+def run_main(main):
+    """Run a script's main() as a command. Ctrl-C ends it with one line, "interrupted", and exit
+    code 130 (what a shell reports for SIGINT). A reader that stops early (`| head -1`) ends it
+    quietly with 141 (SIGPIPE's): stdout is pointed at /dev/null, so that Python's own last flush
+    at exit does not raise the same BrokenPipeError again."""
+    try:
+        main()
+        sys.stdout.flush()              # a closed pipe shows itself here, while we can still catch it
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(141)

@@ -9,8 +9,10 @@ import io
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 import zipfile
 
 import pytest
@@ -367,3 +369,29 @@ def test_a_failed_train_py_inside_the_study_or_the_atlas_is_one_line_naming_it(l
     with pytest.raises(SystemExit, match=r"^error: `python train.py --seed=0 .*` failed with exit code 1"):
         atlas.train(["--seed=0", f"--out_dir={tmp_path}", f"--data_dir={lab['bad']}/nothing"])
     assert "Traceback" not in capfd.readouterr().err
+
+
+@pytest.mark.parametrize("script", ["fsm.py", "sample.py", "evaluate.py"])
+def test_a_reader_that_stops_early_ends_the_output_quietly(lab, script):
+    # like `python SCRIPT | head -1`: the pipe is closed before the script writes its first line
+    args = {"fsm.py": ["--no_train"], "sample.py": [f"--ckpt={lab['out']}/base.pt"],
+            "evaluate.py": [f"--problems={lab['data']}/test.jsonl", f"--samples={lab['bad']}/samples.jsonl",
+                            f"--out={lab['root']}/pipe_results.jsonl", "--ks=1"]}[script]
+    p = subprocess.Popen([sys.executable, os.path.join(ROOT, script), *args], cwd=lab["root"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    p.stdout.close()
+    err = p.stderr.read().decode()
+    assert p.wait(timeout=120) == 141 and err == "", err
+
+
+def test_ctrl_c_while_judging_is_one_line_and_exit_code_130(lab, tmp_path):
+    # (the sandbox lets a running program end, within its --timeout, before it cleans up and exits)
+    (tmp_path / "slow.jsonl").write_text(json.dumps({"task_id": "test/0", "completion": "    import time\n"
+                                                     "    time.sleep(6)\n"}) + "\n")
+    p = subprocess.Popen([sys.executable, os.path.join(ROOT, "evaluate.py"), f"--problems={lab['data']}/test.jsonl",
+                          f"--samples={tmp_path}/slow.jsonl", "--timeout=30", "--ks=1"], cwd=lab["root"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    time.sleep(3)                            # judging: the program sleeps for 6 s
+    os.killpg(p.pid, signal.SIGINT)          # what Ctrl-C sends: the whole foreground process group
+    out, err = p.communicate(timeout=60)
+    assert p.returncode == 130 and err.decode().strip() == "interrupted", err.decode()
