@@ -16,6 +16,7 @@ import torch
 from data import DATA_DIR, number, number_list, read_jsonl, unwritable
 from model import load_checkpoint
 from sample import check_params
+from sandbox import check_platform
 
 
 # --preset=gpu: a bigger model on a bigger benchmark (same generator, written to out_dir/data),
@@ -195,6 +196,8 @@ def preflight(args):
     """Everything that can be checked before minutes of work, each a one-line error: the data
     this stage reads, the output folder, the models it needs, and that no finished model would
     be replaced without --overwrite. Returns the plan for base.pt."""
+    if args.stage != "pretrain":
+        check_platform()                               # judging needs Linux: say so before training, not after
     for name in STAGE_FILES[args.stage]:
         path = os.path.join(args.data_dir, f"{name}.jsonl")
         if not os.path.isfile(path):

@@ -26,7 +26,7 @@ import sys
 import time
 
 from data import number, number_list, read_jsonl, run_main, unwritable
-from sandbox import check_limits, run_all
+from sandbox import MAX_TIMEOUT, MAX_WORKERS, MIN_MEMORY_MB, check_limits, check_platform, ram_mb, run_all
 
 VERDICTS = ("passed", "wrong answer", "runtime error", "timeout", "memory limit", "no code")
 
@@ -222,7 +222,7 @@ def format_table(rows, ks=(1, 5)):
 
 
 def sweep(model, problems, temperatures, n, ks=(1, 5), workers=None, timeout=3.0, progress=True, known=None,
-          **sample_kw):
+          memory_mb=512, **sample_kw):
     """For each temperature: sample n completions per problem (sample.py), judge, summarize.
     Returns [{temperature, summary, results}]. The temperatures share their verdicts (`known`,
     see judge): about half of a sweep's programs were already written at another temperature."""
@@ -230,7 +230,7 @@ def sweep(model, problems, temperatures, n, ks=(1, 5), workers=None, timeout=3.0
     runs, known = [], {} if known is None else known
     for t in temperatures:
         results = judge(problems, sample_completions(model, problems, t, n, progress=progress, **sample_kw),
-                        workers, timeout, progress=progress, known=known)
+                        workers, timeout, memory_mb, progress=progress, known=known)
         runs.append({"temperature": t, "summary": summarize(problems, results, ks), "results": results})
     return runs
 
@@ -239,7 +239,6 @@ def sweep(model, problems, temperatures, n, ks=(1, 5), workers=None, timeout=3.0
 def main(argv=None):
     import argparse
     positive, non_negative = number(int, 0), number(int, 0, strict=False)
-    ram_mb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") >> 20
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--problems", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "test.jsonl"),
                     help="HumanEval-schema JSONL or .jsonl.gz (default: data/test.jsonl)")
@@ -255,19 +254,20 @@ def main(argv=None):
     ap.add_argument("--device", default="cpu", help="with --ckpt: where the model runs")
     ap.add_argument("--ks", type=number_list(int, 1, strict=False),
                     help="pass@k to report (default 1,5, leaving out k > samples per problem)")
-    # the limits a sandbox takes (sandbox.check_limits), checked here as options: a memory cap above the
+    # the sandbox's own ranges (sandbox.check_limits), checked here as options: a memory cap above the
     # machine's memory would be no cap at all, and under 64 MB no interpreter starts (every program would fail)
-    ap.add_argument("--workers", type=number(int, 1, strict=False, high=64),
-                    help="sandboxes in parallel, 1..64 (default: one per core)")
-    ap.add_argument("--timeout", type=number(float, 0, high=600), default=3.0,
-                    help="wall-clock seconds per program, in (0, 600] (default 3)")
-    ap.add_argument("--memory_mb", type=number(int, 64, strict=False, high=ram_mb), default=512,
-                    help=f"address space per program, 64..{ram_mb} (this machine's memory; default 512)")
+    ap.add_argument("--workers", type=number(int, 1, strict=False, high=MAX_WORKERS),
+                    help=f"sandboxes in parallel, 1..{MAX_WORKERS} (default: one per core)")
+    ap.add_argument("--timeout", type=number(float, 0, high=MAX_TIMEOUT), default=3.0,
+                    help=f"wall-clock seconds per program, in (0, {MAX_TIMEOUT}] (default 3)")
+    ap.add_argument("--memory_mb", type=number(int, MIN_MEMORY_MB, strict=False, high=ram_mb()), default=512,
+                    help=f"address space per program, {MIN_MEMORY_MB}..{ram_mb()} (this machine's memory; default 512)")
     ap.add_argument("--out", help="results JSONL (default: SAMPLES_results.jsonl or CKPT_eval.jsonl)")
     ap.add_argument("--quiet", action="store_true", help="no progress bars")
     args = ap.parse_args(argv)
     if (args.samples is None) == (args.ckpt is None):
         ap.error("give either --samples=FILE or --ckpt=FILE")
+    check_platform()                        # before a model samples for minutes
     ks, temps = args.ks or [1, 5], args.temperatures
     out = args.out or (args.samples + "_results.jsonl" if args.samples else os.path.splitext(args.ckpt)[0] + "_eval.jsonl")
     if unwritable(out):
@@ -302,7 +302,7 @@ def main(argv=None):
         model, _ = load_model(args.ckpt, args.device)
         torch.manual_seed(args.seed)
         swept = sweep(model, list(problems.values()), temps, args.n, ks, args.workers, args.timeout,
-                      progress=not args.quiet, top_k=args.top_k, top_p=args.top_p, min_p=args.min_p, seed=args.seed,
+                      progress=not args.quiet, memory_mb=args.memory_mb, top_k=args.top_k, top_p=args.top_p, min_p=args.min_p, seed=args.seed,
                       batch_size=args.batch_size, max_new_tokens=args.max_new_tokens)
         runs = [(f"T {r['temperature']:g}", r["results"], {"temperature": r["temperature"]}) for r in swept]
         print(f"{args.ckpt}: {len(problems)} problems, n = {args.n}")

@@ -77,6 +77,8 @@ A stdin problem's cases run in one process, each with a fresh __main__ and its o
 and changes to builtins carry over from case to case, and os._exit ends them all.
 """
 from sandbox.common import CALLS_FD, SHARED_DIRS
-from sandbox.parent import Sandbox, check_limits, check_platform, run_all
+from sandbox.parent import (MAX_TIMEOUT, MAX_WORKERS, MIN_MEMORY_MB, Sandbox, check_limits, check_platform, ram_mb,
+                            run_all)
 
-__all__ = ["run_all", "Sandbox", "check_limits", "check_platform", "CALLS_FD", "SHARED_DIRS"]
+__all__ = ["run_all", "Sandbox", "check_limits", "check_platform", "ram_mb", "MAX_TIMEOUT", "MIN_MEMORY_MB",
+           "MAX_WORKERS", "CALLS_FD", "SHARED_DIRS"]

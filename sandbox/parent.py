@@ -19,7 +19,7 @@ from sandbox.common import (ENV, JUDGE_BUSY, PR_GET_DUMPABLE, PR_SET_DUMPABLE, S
                             prctl, short)
 
 WORKER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "worker.py")
-MAX_WORKERS = 64
+MAX_TIMEOUT, MIN_MEMORY_MB, MAX_WORKERS = 600, 64, 64   # seconds; under 64 MB no interpreter starts
 MAX_INTERNAL_ERRORS = 3     # more than this many jobs that break the sandbox itself: stop, it is our bug
 _told = []                  # the one-line notice about running unprivileged, once per process
 
@@ -32,14 +32,19 @@ def check_platform():
                          "the sandbox relies on memfd, pidfd and prctl (docs/evaluator.md)")
 
 
+def ram_mb():
+    """This machine's memory: a memory cap above it would be no cap at all."""
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") >> 20
+
+
 def check_limits(timeout, memory_mb, workers):
     """ValueError unless the limits are finite and in range: a cap that is off, or one no
     program can live under, would judge every program wrongly without a word."""
-    ram_mb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") >> 20
-    if not (isinstance(timeout, (int, float)) and 0 < timeout <= 600):
-        raise ValueError(f"the time limit must be a number of seconds in (0, 600], got {timeout!r}")
-    if not (isinstance(memory_mb, int) and 64 <= memory_mb <= ram_mb):
-        raise ValueError(f"the memory limit must be whole MB in [64, {ram_mb}] (this machine's RAM), got {memory_mb!r}")
+    if not (isinstance(timeout, (int, float)) and 0 < timeout <= MAX_TIMEOUT):
+        raise ValueError(f"the time limit must be a number of seconds in (0, {MAX_TIMEOUT}], got {timeout!r}")
+    if not (isinstance(memory_mb, int) and MIN_MEMORY_MB <= memory_mb <= ram_mb()):
+        raise ValueError(f"the memory limit must be whole MB in [{MIN_MEMORY_MB}, {ram_mb()}] (this machine's RAM), "
+                         f"got {memory_mb!r}")
     if workers is not None and not (isinstance(workers, int) and 1 <= workers <= MAX_WORKERS):
         raise ValueError(f"workers must be in [1, {MAX_WORKERS}], got {workers!r}")
 

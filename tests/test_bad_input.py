@@ -359,6 +359,25 @@ def test_an_output_in_a_read_only_folder_is_refused_before_judging_or_training(l
         assert named in message and "cannot write there" in message, message
 
 
+def test_without_linux_train_and_evaluate_stop_before_any_work(lab, tmp_path, monkeypatch, capsys):
+    """The sandbox needs Linux (docs/evaluator.md): on macOS the demo must not train for minutes
+    and then die at its evaluation."""
+    import sandbox.parent
+    monkeypatch.setattr(sandbox.parent.sys, "platform", "darwin")
+    monkeypatch.setattr(train, "train", lambda *a, **k: pytest.fail("trained before the platform was checked"))
+    monkeypatch.setattr(evaluate, "sweep", lambda *a, **k: pytest.fail("sampled before the platform was checked"))
+    d = lab["data"]
+    for main, argv in [(train.main, TINY + [f"--data_dir={d}", f"--out_dir={tmp_path}/out"]),
+                       (evaluate.main, [f"--problems={d}/test.jsonl", f"--ckpt={lab['out']}/base.pt",
+                                        f"--out={tmp_path}/eval.jsonl"])]:
+        with pytest.raises(SystemExit) as e:
+            main(argv)
+        assert "needs Linux >= 5.3 (or WSL 2), not darwin" in error_line(e, capsys, argv)
+    import config
+    assert config.preflight(config.get_args(TINY + [f"--data_dir={d}", f"--out_dir={tmp_path}/pre",
+                                                    "--stage=pretrain"])) == "train"      # no judging: allowed
+
+
 def test_a_failed_train_py_inside_the_study_or_the_atlas_is_one_line_naming_it(lab, tmp_path, monkeypatch, capfd):
     monkeypatch.chdir(ROOT)                  # the study runs `python train.py` from the repository
     with pytest.raises(SystemExit) as e:

@@ -206,3 +206,10 @@ def test_limits_that_would_judge_every_program_wrongly_are_refused(limits):
     with pytest.raises(ValueError):
         ev.judge([ADD], [{"task_id": "t/add", "completion": GOOD}], progress=False, **limits)
 
+
+
+# --- where the sandbox cannot run ------------------------------------------------------------------------
+def test_judging_elsewhere_than_linux_is_a_one_line_error_before_any_work(monkeypatch):
+    monkeypatch.setattr(sandbox.parent.sys, "platform", "darwin")
+    with pytest.raises(SystemExit, match=r"needs Linux >= 5.3 \(or WSL 2\), not darwin"):
+        ev.judge([ADD], [{"task_id": "t/add", "completion": GOOD}], progress=False)
