@@ -27,6 +27,7 @@ import time
 
 from data import number, number_list, read_jsonl, run_main, unwritable
 from sandbox import MAX_TIMEOUT, MAX_WORKERS, MIN_MEMORY_MB, check_limits, check_platform, ram_mb, run_all
+from tables import markdown_table
 
 VERDICTS = ("passed", "wrong answer", "runtime error", "timeout", "memory limit", "no code")
 
@@ -202,13 +203,6 @@ def summarize(problems, results, ks=(1, 5)):
             "by_difficulty": {d: mean(groups[d]) for d in sorted(groups, key=lambda d: (order.get(d, 3), d))}}
 
 
-def markdown_table(header, rows):
-    """A markdown table from a header and rows of cells: the one table format of the project
-    (evaluate.py, train.py's report, study.py)."""
-    line = lambda cells: "| " + " | ".join(map(str, cells)) + " |"
-    return "\n".join([line(header), "|" + "---|" * len(header)] + [line(r) for r in rows])
-
-
 def format_table(rows, ks=(1, 5)):
     """One row per (label, summary): pass@k overall, then per difficulty, then the no-code share."""
     diffs = [d for d in rows[0][1]["by_difficulty"] if d != "all"] if rows else []
@@ -268,44 +262,20 @@ def main(argv=None):
     if (args.samples is None) == (args.ckpt is None):
         ap.error("give either --samples=FILE or --ckpt=FILE")
     check_platform()                        # before a model samples for minutes
-    ks, temps = args.ks or [1, 5], args.temperatures
+    ks = args.ks or [1, 5]
     out = args.out or (args.samples + "_results.jsonl" if args.samples else os.path.splitext(args.ckpt)[0] + "_eval.jsonl")
     if unwritable(out):
         ap.error(f"--out={out}: {unwritable(out)}")
     problems = {p["task_id"]: p for p in load_problems(args.problems)}
     if args.samples:
-        samples = []
-        for n, s in read_jsonl(args.samples, ("task_id", "completion"), with_lines=True):
-            if s["task_id"] not in problems:
-                raise SystemExit(f"error: {args.samples}:{n}: task_id {s['task_id']!r} is not in {args.problems}")
-            samples.append({"task_id": s["task_id"], "completion": s["completion"]})
-        if not samples:
-            raise SystemExit(f"error: {args.samples}: no samples")
-        per_task = {}
-        for s in samples:
-            per_task[s["task_id"]] = per_task.get(s["task_id"], 0) + 1
-        ks = _usable_ks(ks, min(per_task.values()), explicit=args.ks is not None)
-        t0 = time.time()
-        results = judge(problems, samples, args.workers, args.timeout, args.memory_mb, progress=not args.quiet)
-        dt, distinct = time.time() - t0, len({(r["task_id"], r["completion"]) for r in results})
-        runs = [("samples", results, {})]
-        print(f"judged {len(results)} samples ({distinct} distinct) of {len(per_task)}/{len(problems)} problems "
-              f"in {dt:.2f} s: {distinct / dt:.0f} programs/s")
+        runs, ks = _judge_file(args, problems, ks)
     else:
-        import torch
-        from model import load_model
-        ks = _usable_ks(ks, args.n, explicit=args.ks is not None)
         try:
+            import torch
             torch.device(args.device)
         except RuntimeError:
             ap.error(f"--device={args.device} is not a device (cpu, cuda, cuda:1, ...)")
-        model, _ = load_model(args.ckpt, args.device)
-        torch.manual_seed(args.seed)
-        swept = sweep(model, list(problems.values()), temps, args.n, ks, args.workers, args.timeout,
-                      progress=not args.quiet, memory_mb=args.memory_mb, top_k=args.top_k, top_p=args.top_p, min_p=args.min_p, seed=args.seed,
-                      batch_size=args.batch_size, max_new_tokens=args.max_new_tokens)
-        runs = [(f"T {r['temperature']:g}", r["results"], {"temperature": r["temperature"]}) for r in swept]
-        print(f"{args.ckpt}: {len(problems)} problems, n = {args.n}")
+        runs, ks = _sample_and_judge(args, problems, ks)
     with open(out, "w", encoding="utf-8") as f:
         for _, results, extra in runs:
             f.writelines(json.dumps({**r, **extra}) + "\n" for r in results)
@@ -314,6 +284,39 @@ def main(argv=None):
         print(f"{label} verdicts: " + ", ".join(f"{v} {c}" for v, c in s["verdicts"].items() if c))
     print(format_table(summaries, ks))
     print(f"results -> {out}")
+
+
+def _judge_file(args, problems, ks):
+    """--samples: judge a file of completions. Returns ([(label, results, extra fields)], ks)."""
+    samples, per_task = [], {}
+    for n, s in read_jsonl(args.samples, ("task_id", "completion"), with_lines=True):
+        if s["task_id"] not in problems:
+            raise SystemExit(f"error: {args.samples}:{n}: task_id {s['task_id']!r} is not in {args.problems}")
+        samples.append({"task_id": s["task_id"], "completion": s["completion"]})
+        per_task[s["task_id"]] = per_task.get(s["task_id"], 0) + 1
+    if not samples:
+        raise SystemExit(f"error: {args.samples}: no samples")
+    ks = _usable_ks(ks, min(per_task.values()), explicit=args.ks is not None)
+    t0 = time.time()
+    results = judge(problems, samples, args.workers, args.timeout, args.memory_mb, progress=not args.quiet)
+    dt, distinct = time.time() - t0, len({(r["task_id"], r["completion"]) for r in results})
+    print(f"judged {len(results)} samples ({distinct} distinct) of {len(per_task)}/{len(problems)} problems "
+          f"in {dt:.2f} s: {distinct / dt:.0f} programs/s")
+    return [("samples", results, {})], ks
+
+
+def _sample_and_judge(args, problems, ks):
+    """--ckpt: sample n completions per problem at each temperature, and judge them."""
+    import torch
+    from model import load_model
+    ks = _usable_ks(ks, args.n, explicit=args.ks is not None)
+    model, _ = load_model(args.ckpt, args.device)
+    torch.manual_seed(args.seed)
+    swept = sweep(model, list(problems.values()), args.temperatures, args.n, ks, args.workers, args.timeout,
+                  progress=not args.quiet, memory_mb=args.memory_mb, top_k=args.top_k, top_p=args.top_p,
+                  min_p=args.min_p, seed=args.seed, batch_size=args.batch_size, max_new_tokens=args.max_new_tokens)
+    print(f"{args.ckpt}: {len(problems)} problems, n = {args.n}")
+    return [(f"T {r['temperature']:g}", r["results"], {"temperature": r["temperature"]}) for r in swept], ks
 
 
 def _usable_ks(ks, n, explicit):

@@ -1,18 +1,31 @@
-"""Forks and locks in a model, measured (the paper's Fig. 6): `python sample.py --show=forks`.
+"""Forks and locks in a model, measured (the paper's Fig. 6).
 
-    python sample.py --show=forks --ckpt=out/base.pt --compare=out/ssd.pt --top_k=20 --top_p=0.95
+    python forks.py --ckpt=out/base.pt --compare=out/ssd.pt --top_k=20 --top_p=0.95
+    python forks.py --ckpt=out/base.pt --problems=100 --report=out/forks.json
 
 Every test problem's correct solution is teacher-forced through each checkpoint; the entropy at
-every position sorts it into locks (< LOCK_BITS under the first model) and forks (> FORK_BITS),
-and the table and charts compare the models there. Kept out of sample.py so that it reads as the
-sampling itself.
+every position sorts it into locks (< LOCK_BITS under the first model: one right token) and forks
+(> FORK_BITS: several good ones), and the table and charts compare the models there: how much
+probability lies beyond the top token at locks, how wide forks are, and how many tokens survive
+top-k / top-p as the evaluation temperature grows.
 """
+import argparse
+import json
+import os
+
 import torch
 import torch.nn.functional as F
 
-from sample import FORK_BITS, LOCK_BITS, entropy_bits, process_logits
+from data import DATA_DIR, number, read_jsonl, run_main, unwritable
+from data.tokenizer import get_tokenizer
+from model import load_model
+from sample import entropy_bits, process_logits
+from tables import line_chart
+
+LOCK_BITS, FORK_BITS = 0.5, 1.5   # entropy below LOCK_BITS: one right token (a lock); above FORK_BITS: a fork
 
 
+@torch.no_grad()                  # measurements only: no graph kept for the hundreds of forward passes
 def show_forks(models, problems, args, enc):
     """Forks and locks in our own model (the paper's Fig. 6): teacher-force every model on the
     canonical solutions of `problems` (the same contexts for all), then compare per-position
@@ -75,7 +88,6 @@ TEMPS_FORKS = (0.5, 0.7, 1.0, 1.3, 1.6)
 def fork_charts(out, models):
     """The table's rows as the paper's Fig. 6 panels: probability mass of the top r tokens at forks
     against r, then tokens surviving truncation and entropy after it against T_eval."""
-    from report import line_chart
     names = list(models)[:2]
     curve = lambda n, key: [(t, out[n][key.format(t=f"{t:g}")]) for t in TEMPS_FORKS]
 
@@ -88,3 +100,37 @@ def fork_charts(out, models):
     print(chart({n: curve(n, "kept_at_forks_T{t}") for n in names}, height=8, ylabel="tokens surviving truncation, at forks"))
     print(chart({f"{n} {w}": curve(n, f"entropy_at_{w}_T{{t}}") for w in ("forks", "locks") for n in names},
                 height=8, ylabel="entropy after truncation, bits"))
+
+
+def column_names(paths):
+    """Short names for checkpoints: the file name, with its folder when two file names are the same
+    (out/seed0/base.pt vs out/seed1/base.pt -> seed0/base, seed1/base)."""
+    stems = [os.path.splitext(os.path.basename(p))[0] for p in paths]
+    if len(set(stems)) == len(stems):
+        return stems
+    return [os.path.join(os.path.basename(os.path.dirname(os.path.abspath(p))), s) for p, s in zip(paths, stems)]
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--ckpt", default="out/base.pt", help="the model whose entropies define locks and forks")
+    ap.add_argument("--compare", help="a second checkpoint, measured at the same positions (e.g. out/ssd.pt)")
+    ap.add_argument("--problems", type=number(int, 0), default=450, help="how many test problems")
+    ap.add_argument("--top_k", type=number(int, 0, strict=False), default=0, help="truncation for the 'kept' rows")
+    ap.add_argument("--top_p", type=number(float, 0, high=1), default=1.0)
+    ap.add_argument("--report", help="also write the numbers to this JSON file")
+    args = ap.parse_args(argv)
+    if args.report and unwritable(args.report):
+        ap.error(f"--report={args.report}: {unwritable(args.report)}")
+    paths = [args.ckpt] + ([args.compare] if args.compare else [])
+    models = dict(zip(column_names(paths), [load_model(p)[0] for p in paths]))
+    out = show_forks(models, read_jsonl(f"{DATA_DIR}/test.jsonl")[:args.problems], args, get_tokenizer())
+    if args.report:
+        with open(args.report, "w") as f:
+            json.dump({"settings": {k: getattr(args, k) for k in ("ckpt", "compare", "problems", "top_k", "top_p")},
+                       **out}, f, indent=1)
+    return out
+
+
+if __name__ == "__main__":
+    run_main(main)

@@ -9,11 +9,15 @@ PyTorch's scaled_dot_product_attention, then an MLP) -> final LayerNorm -> LM he
 shares its weight with the token embedding ("tied"): the logit of token v is the dot product of
 the last hidden state with v's embedding. softmax(logits / T) is the distribution that
 sample.py reshapes with temperature, top-k and top-p.
+
+Precision: the model computes in the dtype it is given (fp32 on a CPU; bf16 under a GPU's
+autocast), with one rule of its own on a CPU: attention and the LM head always run in fp32, even
+inside a bf16 autocast. bf16 attention is slower than fp32 on CPUs, and bf16 logits trained a
+worse model; the blocks' linear layers are where bf16 pays (docs/gpu.md).
 """
 import hashlib
 import math
 import os
-import sys
 from dataclasses import dataclass
 
 import torch
@@ -50,7 +54,7 @@ class CausalSelfAttention(nn.Module):
         else:
             if cache is not None:                 # the prefill: keep the prompts' keys and values
                 cache.store_prompts(layer, k, v)
-            with torch.autocast("cpu", enabled=False):   # --cpu_bf16: attention stays fp32 (in bf16 it is slower)
+            with torch.autocast("cpu", enabled=False):   # the precision rule (top): attention in fp32 on a CPU
                 if x.device.type == "cpu":
                     q, k, v = q.float(), k.float(), v.float()
                 y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=mask is None,
@@ -236,7 +240,7 @@ class GPT(nn.Module):
         if cache is not None:
             cache.len += T
         x = self.ln_f(x[:, -1:] if last_only else x)
-        with torch.autocast("cpu", enabled=False):       # --cpu_bf16: the LM head stays fp32 (bf16 logits trained worse)
+        with torch.autocast("cpu", enabled=False):       # the precision rule (top): the LM head in fp32 on a CPU
             logits = self.lm_head(x.float() if x.device.type == "cpu" else x)
         if targets is None:
             return logits, None
@@ -288,8 +292,8 @@ def load_checkpoint(path, device="cpu"):
     if not isinstance(ckpt, dict) or not {"model", "config"} <= set(ckpt):
         raise SystemExit(f"error: {path} is not a train.py checkpoint (no model weights and config in it)")
     if "checksum" not in ckpt:
-        print(f"note: {path} has no checksum (an older train.py wrote it): loaded unverified", file=sys.stderr)
-    elif checksum({k: v for k, v in ckpt.items() if k != "checksum"}) != ckpt["checksum"]:
+        raise SystemExit(f"error: {path} has no checksum: train.py did not write it, and it cannot be verified")
+    if checksum({k: v for k, v in ckpt.items() if k != "checksum"}) != ckpt["checksum"]:
         raise SystemExit(f"error: {path} is corrupted: its contents do not match the checksum saved with them")
     why = config_problem(ckpt["config"], ckpt["model"])
     if why:   # the checksum needs no secret: a crafted file has a valid one, so its numbers are checked too

@@ -21,6 +21,7 @@ import numpy as np
 
 import evaluate
 from data import read_jsonl
+from tables import interval, line_chart, markdown_table
 
 # the judge's own code (evaluate.py and the sandbox package): cached verdicts are not reused once it changes
 _HERE = os.path.dirname(os.path.abspath(__file__))
@@ -80,40 +81,9 @@ def paired_bootstrap(sweeps, difficulty, resamples=2000, seed=0):
     return out
 
 
-def line_chart(series, height=10, width=44, marks="ox+*", xlabel="T_eval", ylabel="pass@1", join=True):
-    """A text line chart, as lines: series {name: [(x, y)]} (by default pass@1 against the
-    evaluation temperature); each series has its marker at its points and, with join, dots
-    between them (# where two meet). The x ticks are the first series' x values, those with room."""
-    pts = [p for ps in series.values() for p in ps]
-    x0, x1 = min(x for x, _ in pts), max(x for x, _ in pts)
-    y0, y1 = min(y for _, y in pts), max(y for _, y in pts)
-    col = lambda x: round((x - x0) / ((x1 - x0) or 1) * (width - 1))
-    row = lambda y: round((y1 - y) / ((y1 - y0) or 1) * (height - 1))
-    grid = [[" "] * width for _ in range(height)]
-    for mark, ps in zip(marks, series.values()):
-        for (xa, ya), (xb, yb) in zip(ps, ps[1:]) if join else ():   # dots along each segment first...
-            for c in range(col(xa) + 1, col(xb)):
-                r = row(ya + (yb - ya) * (c - col(xa)) / (col(xb) - col(xa)))
-                grid[r][c] = "." if grid[r][c] == " " else grid[r][c]
-        for x, y in ps:                                  # ...then the points on top
-            r, c = row(y), col(x)
-            grid[r][c] = mark if grid[r][c] in " ." else "#"
-    label = lambda r: f"{y1 - r * (y1 - y0) / ((height - 1) or 1):.2f}" if r in (0, height - 1) else ""
-    lines = [f"{label(r):>6} |{''.join(g).rstrip()}" for r, g in enumerate(grid)]
-    ticks, free = [" "] * (width + 6), 0   # free: the first column a new tick may use
-    for x in sorted({x for x, _ in next(iter(series.values()))}):
-        if col(x) >= free:                    # a tick that would touch the one before is left out
-            text = f"{x:g}"[:width + 6 - col(x)]
-            ticks[col(x):col(x) + len(text)] = text
-            free = col(x) + len(text) + 1
-    lines += ["       +" + "-" * width, "        " + "".join(ticks).rstrip() + f"   {xlabel}",
-              "        " + "   ".join(f"{m} {name}" for m, name in zip(marks, series)) + f"   ({ylabel})"]
-    return lines
-
-
 def pp(x):
     """'+8.1 (95 % CI +5.9 .. +10.3)' from a {gain, low, high} of paired_bootstrap, in points."""
-    return f"{100 * x['gain']:+.1f} (95 % CI {100 * x['low']:+.1f} .. {100 * x['high']:+.1f})"
+    return interval(x["gain"], x["low"], x["high"])
 
 
 def compare(models, problems, temperatures, n, ks=(1, 5), cache=None, key=None, results=None, **sample_kw):
@@ -157,14 +127,14 @@ def comparison_table(sweeps, ks=(1, 5), ci=None):
     for i, r0 in enumerate(sweeps[names[0]]):
         cells = [f"{sweeps[n][i][f'pass@{k}']:.3f}" + ("*" if k == 1 and sweeps[n][i] is best[n] else "") for n, k in cols]
         rows.append([f"{r0['temperature']:g}", *cells])
-    lines = [evaluate.markdown_table(["T", *[f"{n} pass@{k}" for n, k in cols]], rows), ""]
+    lines = [markdown_table(["T", *[f"{n} pass@{k}" for n, k in cols]], rows), ""]
     lines += line_chart({n: [(r["temperature"], r["pass@1"]) for r in sweeps[n]] for n in names})
     diffs = list(best[names[0]]["by_difficulty"])
     cell = lambda s: " / ".join(f"{s[f'pass@{k}']:.3f}" for k in ks)
     at_best = [[n, f"{best[n]['temperature']:g}", cell(best[n]), *[cell(best[n]["by_difficulty"][d]) for d in diffs]]
                for n in names]
     lines += ["", "Each model at its best temperature (pass@" + " / pass@".join(map(str, ks)) + "):", "",
-              evaluate.markdown_table(["model", "best T", "all", *diffs], at_best)]
+              markdown_table(["model", "best T", "all", *diffs], at_best)]
     if ci:
         rows = [[f"best vs best, {d}", pp(g)] for d, g in ci["best_vs_best"].items()]
         if "hard_minus_easy" in ci:
@@ -172,11 +142,12 @@ def comparison_table(sweeps, ks=(1, 5), ci=None):
         rows += [[f"both at T = {g['temperature']:g}", pp(g)] for g in ci["at_temperature"]]
         lines += ["", f"{names[1]} - {names[0]}, pass@1 in points, paired bootstrap over test problems "
                   f"({ci['resamples']} resamples, the best T chosen inside each):", "",
-                  evaluate.markdown_table(["gain", "pp"], rows)]
+                  markdown_table(["gain", "pp"], rows)]
     if len(names) == 2:
         a, b = best[names[0]]["pass@1"], best[names[1]]["pass@1"]
-        tail = f" (95 % CI {100 * ci['best_vs_best']['all']['low']:+.1f} .. {100 * ci['best_vs_best']['all']['high']:+.1f})" if ci else ""
-        lines += ["", f"best-vs-best pass@1: {names[1]} {b:.3f} - {names[0]} {a:.3f} = {100 * (b - a):+.1f} pp{tail}"]
+        gain = (interval(b - a, ci["best_vs_best"]["all"]["low"], ci["best_vs_best"]["all"]["high"], unit=" pp")
+                if ci else f"{100 * (b - a):+.1f} pp")
+        lines += ["", f"best-vs-best pass@1: {names[1]} {b:.3f} - {names[0]} {a:.3f} = {gain}"]
     return "\n".join(lines)
 
 

@@ -18,16 +18,14 @@ sample_completions() draws n completions for each of many problems in batches: t
 (train.py) and the evaluator's samples (evaluate.py) both come from it.
 """
 import argparse
-import json
 import math
-import os
 import sys
 
 import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from data import DATA_DIR, number, read_jsonl, run_main, unwritable
+from data import DATA_DIR, number, read_jsonl, run_main
 from data.tokenizer import get_tokenizer
 from model import KVCache, load_model
 
@@ -262,19 +260,6 @@ def show_entropy(completion, stats, enc, color):
         print("(plain text: tokens with entropy >= 0.5 bits are followed by \u27e8bits\u27e9)")
 
 
-LOCK_BITS, FORK_BITS = 0.5, 1.5   # entropy below LOCK_BITS: one right token (a lock); above FORK_BITS: a fork
-
-
-@torch.no_grad()
-def column_names(paths):
-    """Short names for checkpoints: the file name, with its folder when two file names are the same
-    (out/seed0/base.pt vs out/seed1/base.pt -> seed0/base, seed1/base)."""
-    stems = [os.path.splitext(os.path.basename(p))[0] for p in paths]
-    if len(set(stems)) == len(stems):
-        return stems
-    return [os.path.join(os.path.basename(os.path.dirname(os.path.abspath(p))), s) for p, s in zip(paths, stems)]
-
-
 def prompt_from_args(args):
     if args.prompt is not None:
         try:
@@ -304,31 +289,17 @@ def main(argv=None):
     ap.add_argument("--num_samples", type=positive, default=1)
     ap.add_argument("--max_new_tokens", type=positive, default=128)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--show", choices=["text", "dist", "entropy", "forks"], default="text",
-                    help="forks: entropy statistics of --ckpt vs --compare over the test split")
-    ap.add_argument("--compare", help="--show=forks: a second checkpoint (e.g. out/ssd.pt)")
-    ap.add_argument("--problems", type=positive, default=450, help="--show=forks: how many test problems")
-    ap.add_argument("--report", help="--show=forks: also write the numbers to this JSON file")
+    ap.add_argument("--show", choices=["text", "dist", "entropy"], default="text",
+                    help="dist: the distribution at --position through each stage; entropy: each token's entropy "
+                    "(forks and locks over a whole test split: python forks.py)")
     ap.add_argument("--position", type=non_negative, default=0, help="--show=dist: which completion token")
     ap.add_argument("--color", choices=["auto", "always", "never"], default="auto")
     args = ap.parse_args(argv)
-    if args.report and unwritable(args.report):
-        ap.error(f"--report={args.report}: {unwritable(args.report)}")
     enc = get_tokenizer()
-    prompt = prompt_from_args(args) if args.show != "forks" else None
-    if prompt is not None and not prompt.strip():
+    prompt = prompt_from_args(args)
+    if not prompt.strip():
         ap.error("the prompt is empty: give --prompt=TEXT or --task=SPLIT/N")
     model, _ = load_model(args.ckpt)
-    if args.show == "forks":
-        paths = [args.ckpt] + ([args.compare] if args.compare else [])
-        models = dict(zip(column_names(paths), [model] + [load_model(p)[0] for p in paths[1:]]))
-        from forks import show_forks   # the teacher-forced measurements live in forks.py
-        out = show_forks(models, read_jsonl(f"{DATA_DIR}/test.jsonl")[:args.problems], args, enc)
-        if args.report:
-            with open(args.report, "w") as f:
-                json.dump({"settings": {k: getattr(args, k) for k in ("ckpt", "compare", "problems", "top_k", "top_p")},
-                           **out}, f, indent=1)
-        return out
     prompt_ids = enc.encode(prompt)
     if len(prompt_ids) >= model.cfg.block_size:
         ap.error(f"the prompt is {len(prompt_ids)} tokens: the model sees at most {model.cfg.block_size}, "

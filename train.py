@@ -30,7 +30,6 @@ The SSD prompts come without solutions, and this stage reads nothing but their p
 """
 import argparse
 import contextlib
-import ctypes
 import json
 import math
 import os
@@ -45,11 +44,12 @@ from tqdm import tqdm
 
 import evaluate
 import sample
-from config import fingerprint, get_args, make_out_dir, preflight, ssd_fingerprint   # options, checks, what a model depends on
+from config import get_args                                    # every option, its default and checks
 from data import benchmark, read_jsonl, run_main
 from data.tokenizer import get_tokenizer
 from model import GPT, GPTConfig, checksum, load_checkpoint, load_model
 from report import write_report
+from runs import fingerprint, make_out_dir, preflight, release_memory, ssd_fingerprint   # bookkeeping
 
 
 # --- data -----------------------------------------------------------------------------------
@@ -62,11 +62,9 @@ def encode_pairs(problems, field):
 def collate(pairs, block_size, prompt_loss=True, multiple=8):
     """Right-padded inputs x and next-token targets y; y = -1 where no loss is taken:
     padding and, when prompt_loss is False (SFT), every target that is a prompt token.
-    The length is padded up to a multiple of 8 (at most block_size). Why: every new batch length
-    makes tensors of new sizes, and glibc's malloc keeps the freed ones, which fit no later size;
-    with ~15 lengths instead of ~120 the memory is reused. The pretraining loop peaks at 0.78 GB
-    instead of 1.07 GB, for 4 % more tokens (docs/gpu.md); the padding takes no loss and, with
-    causal attention, changes nothing before it."""
+    The length is padded up to a multiple of 8 (at most block_size): fewer distinct tensor sizes,
+    so freed memory is reused (docs/gpu.md). Padding takes no loss and, with causal attention,
+    changes nothing before it."""
     eot = get_tokenizer().eot_token
     seqs = [(p + r)[:block_size + 1] for p, r in pairs]
     longest = max(len(s) for s in seqs) - 1
@@ -182,6 +180,19 @@ def rank_world():
     return (dist.get_rank(), dist.get_world_size()) if dist.is_initialized() else (0, 1)
 
 
+def train_step(net, model, opt, x, y, per_seq, args):
+    """One step on the batch (x, y): forward, the sequence-weighted loss, backward, gradient
+    clipping, AdamW. Returns the batch's mean loss per token (what the progress bar shows)."""
+    with autocast(args.device, args.cpu_bf16):
+        _, loss = net(x, y)                            # mean over this batch's loss tokens
+    opt.zero_grad(set_to_none=True)
+    sequence_weighted(loss, y, per_seq).backward()
+    if args.grad_clip > 0:
+        torch.nn.utils.clip_grad_norm_(model.parameters(), args.grad_clip)
+    opt.step()
+    return loss
+
+
 def train(args, pairs, val_pairs, ckpt_path, prompt_loss=True, init_state=None, fingerprint=None, fresh=None):
     """The loop of both stages. fresh(model, indices), if given, replaces the batch's pairs by new
     ones made with the model being trained (the online variant of SSD)."""
@@ -222,13 +233,7 @@ def train(args, pairs, val_pairs, ckpt_path, prompt_loss=True, init_state=None, 
         x, y = collate(fresh(model, batch) if fresh else [pairs[i] for i in batch], args.block_size, prompt_loss)
         if cuda:   # page-locked memory lets the copy overlap with compute
             x, y = x.pin_memory().to(args.device, non_blocking=True), y.pin_memory().to(args.device, non_blocking=True)
-        with autocast(args.device, args.cpu_bf16):
-            _, loss = net(x, y)                            # mean over this batch's loss tokens
-        opt.zero_grad(set_to_none=True)
-        sequence_weighted(loss, y, per_seq).backward()
-        if args.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), args.grad_clip)
-        opt.step()
+        loss = train_step(net, model, opt, x, y, per_seq, args)
         tokens += x.numel() * world
         done = step + 1
         if rank == 0 and (done % args.eval_interval == 0 or done == args.max_steps):
@@ -242,18 +247,6 @@ def train(args, pairs, val_pairs, ckpt_path, prompt_loss=True, init_state=None, 
     if world > 1:
         dist.barrier()   # the others wait for rank 0's last checkpoint
     return model.eval()
-
-
-def release_memory():
-    """Hand memory that freed tensors left behind back to the operating system. glibc's malloc
-    keeps it: training allocates tensors of a new size at every step (batches differ in length)
-    and the freed pieces pile up to ~1 GB, which sampling would then add to. Trimming costs page
-    faults, so it happens between stages, not every step (every step: -35 % memory, +25 % CPU time).
-    Nothing happens where the C library has no malloc_trim (macOS, Windows)."""
-    try:
-        ctypes.CDLL(None).malloc_trim(0)
-    except (OSError, AttributeError, TypeError):
-        pass
 
 
 # --- the stages -----------------------------------------------------------------------------
@@ -312,19 +305,19 @@ def ssd_finetune(args, base, kept):
     sft = argparse.Namespace(**{**vars(args), "seed": args.ssd_seed, "lr": args.ssd_lr, "batch_size": args.ssd_batch_size,
                                 "max_steps": steps, "warmup_steps": min(args.warmup_steps, steps // 10),
                                 "eval_interval": steps, "ckpt_interval": steps, "resume": False})
-    fresh = None
-    if args.ssd_online:   # the same prompts in the same order, each batch sampled from the student as it is now
-        def fresh(model, batch):
-            model.eval()
-            new = sample.sample_completions(model, [kept[i] for i in batch], args.ssd_temperature, 1,
-                                            top_k=args.ssd_top_k, top_p=args.ssd_top_p, min_p=args.ssd_min_p,
-                                            seed=args.ssd_seed * 100_003 + batch[0], max_new_tokens=args.block_size,
-                                            progress=False)
-            model.train()
-            return [(pairs[i][0], s["tokens"] + [enc.eot_token]) for i, s in zip(batch, new)]
+
+    def sample_from_student(model, batch):   # --ssd_online (lab): the same prompts, sampled from the student as it is now
+        model.eval()
+        new = sample.sample_completions(model, [kept[i] for i in batch], args.ssd_temperature, 1,
+                                        top_k=args.ssd_top_k, top_p=args.ssd_top_p, min_p=args.ssd_min_p,
+                                        seed=args.ssd_seed * 100_003 + batch[0], max_new_tokens=args.block_size,
+                                        progress=False)
+        model.train()
+        return [(pairs[i][0], s["tokens"] + [enc.eot_token]) for i, s in zip(batch, new)]
     # the validation loss here: how likely the model finds correct (canonical) solutions
     return train(sft, pairs, encode_pairs(val, "canonical_solution"), os.path.join(args.out_dir, f"{args.run}.pt"),
-                 prompt_loss=False, init_state=base.state_dict(), fingerprint=ssd_fingerprint(args), fresh=fresh)
+                 prompt_loss=False, init_state=base.state_dict(), fingerprint=ssd_fingerprint(args),
+                 fresh=sample_from_student if args.ssd_online else None)
 
 
 def main(argv=None):

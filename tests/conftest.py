@@ -1,8 +1,9 @@
 import os
 import sys
 
-# the scripts live at the repo root; make `import model`, `import sample`, ... work from tests/
+# the lesson's scripts live at the repo root and the lab's in lab/: `import model`, `import study`, ...
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "lab"))
 sys.path.insert(0, ROOT)
 
 

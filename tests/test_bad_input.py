@@ -21,6 +21,7 @@ import torch
 
 import atlas
 import evaluate
+import forks
 import fsm
 import model
 import sample
@@ -126,8 +127,8 @@ def probes(lab):
         (*s[:2], [ck, "--temperature=-1"], "temperature"),
         (*s[:2], [ck, "--temperature=nan"], "temperature"),
         (*s[:2], [ck, "--task=nosuch/3"], "the split must be"),
-        (*s[:2], [ck, "--show=forks", f"--report={bad}/missing/forks.json"], "its folder does not exist"),
-        (*s[:2], [ck, "--show=forks", f"--compare={bad}/text.pt"], "text.pt is not a checkpoint"),
+        ("forks.py", forks.main, [ck, f"--report={bad}/missing/forks.json"], "its folder does not exist"),
+        ("forks.py", forks.main, [ck, f"--compare={bad}/text.pt"], "text.pt is not a checkpoint"),
         ("fsm.py", fsm.main, ["--top_p=0"], "top_p"),
         ("fsm.py", fsm.main, ["--samples=0"], "--samples"),
         # numbers: finite, in range (nan passes every `x < low` check; the sandbox's limits have a ceiling)
@@ -268,7 +269,8 @@ def test_a_model_without_a_record_of_its_settings_is_kept_and_the_message_says_w
     out = tmp_path / "out"
     shutil.copytree(lab["out"], out)
     ckpt = torch.load(out / "ssd.pt", weights_only=True)
-    del ckpt["fingerprint"], ckpt["checksum"]                        # as an older train.py wrote it
+    del ckpt["fingerprint"], ckpt["checksum"]                        # a model whose settings are unknown
+    ckpt["checksum"] = checksum(ckpt)
     torch.save(ckpt, out / "ssd.pt")
     with pytest.raises(SystemExit, match="no record of its settings.*--overwrite"):
         train.main(TINY + [f"--data_dir={lab['data']}", f"--out_dir={out}", "--stage=ssd"])
@@ -303,7 +305,7 @@ def test_a_crafted_config_is_refused_before_any_model_is_built(lab, tmp_path, mo
 def test_forks_on_a_model_too_weak_to_have_locks_leaves_those_rows_blank(lab, tmp_path, capsys):
     # six steps of training: every position is above 3 bits, so there is no lock to measure at
     report = tmp_path / "forks.json"
-    out = sample.main([f"--ckpt={lab['out']}/base.pt", "--show=forks", "--problems=3", f"--report={report}"])
+    out = forks.main([f"--ckpt={lab['out']}/base.pt", "--problems=3", f"--report={report}"])
     assert out["base"]["share_locks"] == 0 and out["base"]["tail_beyond_top1_at_locks"] is None
     assert out["base"]["fork_entropy"] > 3
     printed = capsys.readouterr().out
@@ -348,7 +350,7 @@ def test_an_output_in_a_read_only_folder_is_refused_before_judging_or_training(l
     for main, argv, named in [
             (evaluate.main, [f"--problems={d}/test.jsonl", f"--samples={bad}/samples.jsonl",
                              f"--out={read_only}/results.jsonl"], "--out="),
-            (sample.main, [f"--ckpt={lab['out']}/base.pt", "--show=forks", f"--report={read_only}/forks.json"],
+            (forks.main, [f"--ckpt={lab['out']}/base.pt", f"--report={read_only}/forks.json"],
              "--report="),
             (train.main, TINY + [f"--data_dir={d}", f"--out_dir={read_only}"], "--out_dir="),
             (train.main, TINY + [f"--data_dir={d}", f"--out_dir={read_only}", "--stage=pretrain"], "--out_dir="),
@@ -374,8 +376,9 @@ def test_without_linux_train_and_evaluate_stop_before_any_work(lab, tmp_path, mo
             main(argv)
         assert "needs Linux >= 5.3 (or WSL 2), not darwin" in error_line(e, capsys, argv)
     import config
-    assert config.preflight(config.get_args(TINY + [f"--data_dir={d}", f"--out_dir={tmp_path}/pre",
-                                                    "--stage=pretrain"])) == "train"      # no judging: allowed
+    import runs
+    assert runs.preflight(config.get_args(TINY + [f"--data_dir={d}", f"--out_dir={tmp_path}/pre",
+                                                  "--stage=pretrain"])) == "train"      # no judging: allowed
 
 
 def test_a_failed_train_py_inside_the_study_or_the_atlas_is_one_line_naming_it(lab, tmp_path, monkeypatch, capfd):

@@ -293,7 +293,9 @@ def test_cli_help_documents_the_sandbox(capsys):
 
 def test_cli_sweeps_a_checkpoint(tmp_path, tiny_model, capsys):
     ckpt = tmp_path / "tiny.pt"
-    torch.save({"model": tiny_model.state_dict(), "config": vars(tiny_model.cfg)}, ckpt)
+    from model import checksum
+    state = {"model": tiny_model.state_dict(), "config": vars(tiny_model.cfg)}
+    torch.save({**state, "checksum": checksum(state)}, ckpt)
     write_jsonl(tmp_path / "p.jsonl", [ADD, SUM])
     ev.main([f"--ckpt={ckpt}", f"--problems={tmp_path / 'p.jsonl'}", "--temperatures=0,1.0", "--n=5",
              "--max_new_tokens=4", "--quiet"])

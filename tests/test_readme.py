@@ -42,7 +42,7 @@ def help_text(script):
 
 def test_the_docs_contain_commands():
     scripts = {argv[0] for _, argv in commands()}
-    assert {"train.py", "sample.py", "evaluate.py", "fsm.py", "study.py", "bench.py", "data/benchmark.py"} <= scripts
+    assert {"train.py", "sample.py", "evaluate.py", "fsm.py", "forks.py", "lab/study.py", "lab/bench.py", "data/benchmark.py"} <= scripts
     assert {doc for doc, _ in commands()} == set(DOCS)      # every page has commands, and all are read
 
 

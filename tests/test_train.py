@@ -123,7 +123,7 @@ def test_the_header_of_train_py_states_the_default_ssd_recipe():
 
 def test_cpu_bf16_multiplies_the_blocks_in_bf16_but_keeps_attention_and_logits_in_fp32(tiny_data):
     from model import GPT, GPTConfig
-    import config
+    import runs
     torch.manual_seed(0)
     model = GPT(GPTConfig(vocab_size=64, block_size=16, n_layer=1, n_head=2, n_embd=16))
     idx = torch.randint(0, 64, (2, 16))
@@ -135,8 +135,8 @@ def test_cpu_bf16_multiplies_the_blocks_in_bf16_but_keeps_attention_and_logits_i
     assert seen["qkv"] == torch.bfloat16 and logits.dtype == torch.float32
     assert not torch.equal(logits, fp32_logits) and torch.allclose(loss, fp32_loss, rtol=1e-2)   # bf16 rounding only
     args = get_args([f"--data_dir={tiny_data}"])
-    assert "cpu_bf16" not in config.fingerprint(args)                # off: the fingerprints of older models still match
-    assert config.fingerprint(get_args([f"--data_dir={tiny_data}", "--cpu_bf16"]))["cpu_bf16"] is True
+    assert "cpu_bf16" not in runs.fingerprint(args)                # off (fp32, the default): no key names it
+    assert runs.fingerprint(get_args([f"--data_dir={tiny_data}", "--cpu_bf16"]))["cpu_bf16"] is True
 
 
 def test_validation_loss_is_the_mean_over_loss_tokens_in_any_order():

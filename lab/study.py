@@ -33,8 +33,11 @@ import sys
 
 import numpy as np
 
-from data import run_main, unwritable
-from evaluate import markdown_table
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)                       # the lesson's scripts live one folder up
+
+from data import run_main, unwritable          # noqa: E402
+from tables import interval, markdown_table    # noqa: E402
 
 RUNS = {  # name: SSD settings (the demo's default recipe: T 1.6, top-k 20, top-p 0.8, min-p 0.3)
     "ssd": [],
@@ -50,7 +53,7 @@ SPLIT_SIZES = ["--n_pretrain=6000", "--n_val=300", "--n_ssd=2000"]   # data/'s s
 def draw_dirs(out, draw):
     """(the draw's data folder, the folder under which its base seeds go)."""
     if draw == "test":
-        return "data", out
+        return os.path.join(ROOT, "data"), out
     return os.path.join(out, f"draw{draw}", "data"), os.path.join(out, f"draw{draw}")
 
 
@@ -63,18 +66,19 @@ def make_draw(out, draw):
     data, _ = draw_dirs(out, draw)
     if draw == "test" or os.path.exists(os.path.join(data, "test.jsonl")):
         return
-    n_test = sum(1 for _ in open(os.path.join("data", "test.jsonl")))
-    run_command([sys.executable, "data/benchmark.py", f"--seed={draw}", *SPLIT_SIZES, f"--n_test={n_test}", f"--out={data}"])
+    n_test = sum(1 for _ in open(os.path.join(ROOT, "data", "test.jsonl")))
+    run_command([sys.executable, os.path.join(ROOT, "data", "benchmark.py"), f"--seed={draw}", *SPLIT_SIZES, f"--n_test={n_test}", f"--out={data}"])
 
 
 def run_command(cmd):
     """Run one step of the study (its output goes to the terminal). A failed step ends the study
     with one line naming it: its own message is the last thing it printed, just above."""
-    print("$ python " + " ".join(cmd[1:]), flush=True)
+    shown = "python " + " ".join([os.path.relpath(cmd[1]), *cmd[2:]])   # train.py, not /home/.../train.py
+    print("$ " + shown, flush=True)
     code = subprocess.run(cmd).returncode
     if code:
         how = f"was killed by {signal.Signals(-code).name}" if code < 0 else f"failed with exit code {code}"
-        raise SystemExit(f"error: `python {' '.join(cmd[1:])}` {how} (its output is above)")
+        raise SystemExit(f"error: `{shown}` {how} (its output is above)")
 
 
 def load_reports(out, draws, seeds, ssd_seeds, run):
@@ -133,8 +137,8 @@ def pooled_difference(first, second):
 
 
 def ci(mean, low, high):
-    """'+9.4 (+4.5 .. +15.9)' in points from fractions."""
-    return f"{100 * mean:+.1f} ({100 * low:+.1f} .. {100 * high:+.1f})"
+    """'+9.4 (+4.5 .. +15.9)' in points from fractions: the lab's tables leave out "95 % CI"."""
+    return interval(mean, low, high, label="")
 
 
 def variance_split(gains):
@@ -168,7 +172,7 @@ def summarize(out, draws, seeds, ssd_seeds, runs=RUNS):
     found = {run: reports for run in runs if (reports := load_reports(out, draws, seeds, ssd_seeds, run))}
     if not found:
         raise SystemExit(f"error: no study has run in {out} for draws {','.join(map(str, draws))}, seeds "
-                         f"{','.join(map(str, seeds))} (no RUN_report.json there): run `python study.py` first")
+                         f"{','.join(map(str, seeds))} (no RUN_report.json there): run `python lab/study.py` first")
     pooled_rows, run_rows = [], []
     for run, reports in found.items():
         m, lo, hi = pooled(reports)
@@ -194,21 +198,46 @@ def summarize(out, draws, seeds, ssd_seeds, runs=RUNS):
         if d:
             diff_rows.append([f"{a} - {b}", d[3], ci(*d[:3])])
     n_test = {len(next(iter(r.values()))["sweeps"]["base"][0]["per_problem"]) for r in found.values()}
-    text = (f"best-vs-best pass@1 gain (SSD - base, percentage points) on the test split of each draw "
-            f"({', '.join(map(str, sorted(n_test)))} problems); draws {', '.join(map(str, draws))}\n\n"
-            "Per recipe: mean over all runs with a hierarchical bootstrap 95 % interval (draws, base seeds, SSD "
-            "seeds and test problems resampled); the mean gain of each draw; hard gain - easy gain; the spread "
-            "split into standard deviations (pp) from the draw, the base seed, the SSD seed, and one run's "
-            "evaluation noise (bootstrap SD over test problems)\n\n"
-            + markdown_table(["run", "runs", "mean gain (95 % CI)", "per draw", "hard - easy (95 % CI)", "SD draw",
-                              "SD base", "SD SSD seed", "SD eval", "no valid code"], pooled_rows)
-            + ("\n\nOne recipe against another on the same runs (gain difference, pp, same hierarchical bootstrap)\n\n"
-               + markdown_table(["recipes", "runs", "difference (95 % CI)"], diff_rows) if diff_rows else "")
-            + "\n\nEvery run: base -> SSD pass@1 (each at its best T), gain with its paired-bootstrap 95 % interval\n\n"
-            + markdown_table(["run", "draw", "base seed", "SSD seed", "base -> SSD (best T)", "gain (95 % CI)"], run_rows))
+    sizes = ", ".join(map(str, sorted(n_test)))
+    parts = [f"best-vs-best pass@1 gain (SSD - base, percentage points) on the test split of each draw "
+             f"({sizes} problems); draws {', '.join(map(str, draws))}",
+             "Per recipe: mean over all runs with a hierarchical bootstrap 95 % interval (draws, base seeds, SSD "
+             "seeds and test problems resampled); the mean gain of each draw; hard gain - easy gain; the spread "
+             "split into standard deviations (pp) from the draw, the base seed, the SSD seed, and one run's "
+             "evaluation noise (bootstrap SD over test problems)",
+             markdown_table(["run", "runs", "mean gain (95 % CI)", "per draw", "hard - easy (95 % CI)", "SD draw",
+                             "SD base", "SD SSD seed", "SD eval", "no valid code"], pooled_rows)]
+    if diff_rows:
+        parts += ["One recipe against another on the same runs (gain difference, pp, same hierarchical bootstrap)",
+                  markdown_table(["recipes", "runs", "difference (95 % CI)"], diff_rows)]
+    parts += ["Every run: base -> SSD pass@1 (each at its best T), gain with its paired-bootstrap 95 % interval",
+              markdown_table(["run", "draw", "base seed", "SSD seed", "base -> SSD (best T)", "gain (95 % CI)"], run_rows)]
+    text = "\n\n".join(parts)
     with open(os.path.join(out, "study.md"), "w") as f:
         f.write(text + "\n")
     print(text)
+
+
+def run_base(args, extra, draw, seed, runs, ssd_seeds):
+    """Every recipe and SSD seed on the base model of one draw and base seed. The first run that
+    is not done already trains that base (or reuses a finished one); the others start from it."""
+    data, home = draw_dirs(args.out, draw)
+    out_dir = os.path.join(home, f"seed{seed}")
+    first = True
+    for run in runs:
+        for x in ssd_seeds:
+            name = run_name(run, x)
+            report = os.path.join(out_dir, f"{name}_report.json")
+            if os.path.exists(report) and not args.redo:
+                print(f"{report} exists: skipped (--redo reruns it)", flush=True)
+                continue
+            cmd = [sys.executable, os.path.join(ROOT, "train.py"), f"--seed={seed}", f"--out_dir={out_dir}",
+                   f"--run={name}", *RUNS[run], *extra]
+            cmd += [] if first else ["--stage=ssd"]
+            cmd += [] if x is None else [f"--ssd_seed={x}"]
+            cmd += [] if draw == "test" else [f"--data_dir={data}"]
+            run_command(cmd)
+            first = False
 
 
 def main(argv=None):
@@ -247,22 +276,8 @@ def main(argv=None):
     if not args.summarize:
         for d in draws:
             make_draw(args.out, d)
-            data, home = draw_dirs(args.out, d)
             for s in seeds:
-                first = True   # the first run of a base model trains it (or reuses a finished one)
-                for run in runs:
-                    for x in ssd_seeds:
-                        name = run_name(run, x)
-                        report = os.path.join(home, f"seed{s}", f"{name}_report.json")
-                        if os.path.exists(report) and not args.redo:
-                            print(f"{report} exists: skipped (--redo reruns it)", flush=True)
-                            continue
-                        cmd = [sys.executable, "train.py", f"--seed={s}", f"--out_dir={os.path.join(home, f'seed{s}')}",
-                               f"--run={name}", *RUNS[run], *extra] + ([] if first else ["--stage=ssd"])
-                        cmd += [] if x is None else [f"--ssd_seed={x}"]
-                        cmd += [] if d == "test" else [f"--data_dir={data}"]
-                        run_command(cmd)
-                        first = False
+                run_base(args, extra, d, s, runs, ssd_seeds)
     summarize(args.out, draws, seeds, ssd_seeds, [r for r in RUNS if r in runs])
 
 

@@ -2,7 +2,7 @@
 
     python data/benchmark.py --n_test=900 --out=out/d900          # (the committed split has 900 now)
     python train.py --data_dir=out/d900 --out_dir=out/size --eval_n=10 --eval_temperatures=0,0.4,0.7,1.0,1.3
-    python bench/sizing.py --out_dir=out/size --problems=out/d900/test.jsonl
+    python lab/sizing.py --out_dir=out/size --problems=out/d900/test.jsonl
 
 Reads every judged sample (out_dir/base_results.jsonl and ssd_results.jsonl) and recomputes
 report.paired_bootstrap on the first N problems (the split cycles easy, medium, hard, so any N
@@ -18,6 +18,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from data import read_jsonl          # noqa: E402  (the project root is on the path only now)
 from report import paired_bootstrap  # noqa: E402
+from tables import interval, markdown_table   # noqa: E402
 
 
 def load(path):
@@ -45,8 +46,7 @@ def main():
     n_max = min(len(v) for (t, _), v in res["base"].items() if t > 0)
     tasks = [p["task_id"] for p in problems if (temps[-1], p["task_id"]) in res["base"]]
     print(f"{len(tasks)} problems, up to n = {n_max}, T = {', '.join(f'{t:g}' for t in temps)}\n")
-    print("| problems | n | samples per model | gain (95 % CI) | half-width | hard - easy half-width |")
-    print("|---|---|---|---|---|---|")
+    rows = []
     for N in sorted({min(len(tasks), k) for k in (450, 600, 750, 900, len(tasks))}):
         for n in sorted({5, n_max}):
             sweeps = {m: [{"temperature": t, "per_problem": {k: {"n": n, "c": sum(res[m][(t, k)][:n])}
@@ -54,9 +54,10 @@ def main():
             ci = paired_bootstrap(sweeps, difficulty)
             g, he = ci["best_vs_best"]["all"], ci["hard_minus_easy"]
             samples = N * (n * sum(t > 0 for t in temps) + sum(t == 0 for t in temps))
-            print(f"| {N} | {n} | {samples:,} | {100 * g['gain']:+.1f} ({100 * g['low']:+.1f} .. {100 * g['high']:+.1f}) "
-                  f"| {50 * (g['high'] - g['low']):.2f} | {50 * (he['high'] - he['low']):.2f} |")
-
+            rows.append([N, n, f"{samples:,}", interval(g["gain"], g["low"], g["high"], label=""),
+                         f"{50 * (g['high'] - g['low']):.2f}", f"{50 * (he['high'] - he['low']):.2f}"])
+    print(markdown_table(["problems", "n", "samples per model", "gain (95 % CI)", "half-width",
+                          "hard - easy half-width"], rows))
 
 if __name__ == "__main__":
     main()

@@ -1,11 +1,11 @@
 """Measure speed: training tokens/s and MFU, sampling with and without the KV cache, judging.
 
-    python bench.py                          # all three, CPU, the default model size
-    python bench.py --what=sample --ckpt=out/base.pt --samples=64 --new_tokens=128
-    python bench.py --device=cuda --n_layer=8 --n_embd=384 --n_head=6 --batch_size=128
-    python bench.py --what=variants          # fp32 against --cpu_bf16, math attention, torch.compile
+    python lab/bench.py                          # all three, CPU, the default model size
+    python lab/bench.py --what=sample --ckpt=out/base.pt --samples=64 --new_tokens=128
+    python lab/bench.py --device=cuda --n_layer=8 --n_embd=384 --n_head=6 --batch_size=128
+    python lab/bench.py --what=variants          # fp32 against --cpu_bf16, math attention, torch.compile
 
-training   --steps timed steps (after 3 warm-up steps) of the train.py loop body on real batches
+training   --steps timed steps (after 3 warm-up steps) of train.py's own step (train_step) on real batches
            of the benchmark: tokens/s, and MFU = achieved FLOP/s / the device's peak. FLOPs per
            token: 6 x parameters (forward + backward of every weight) + 12 x layers x width x
            sequence length (attention scores and their use). Peaks are dense bf16 figures from
@@ -28,15 +28,19 @@ import os
 import statistics
 import time
 
+import sys
+
 import torch
 
-import evaluate
-import train
-from config import get_args
-from data import DATA_DIR, read_jsonl, run_main
-from data.tokenizer import get_tokenizer
-from model import GPT, GPTConfig, load_model
-from sample import generate
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))   # the lesson's scripts
+
+import evaluate                                 # noqa: E402
+import train                                    # noqa: E402
+from config import get_args                     # noqa: E402
+from data import DATA_DIR, read_jsonl, run_main  # noqa: E402
+from data.tokenizer import get_tokenizer        # noqa: E402
+from model import GPT, GPTConfig, load_model    # noqa: E402
+from sample import generate                     # noqa: E402
 
 PEAK_FLOPS = {"H100 SXM": 989e12, "H100 PCIe": 756e12, "H100": 989e12, "H200": 989e12, "GH200": 989e12,
               "A100": 312e12, "L4": 121e12, "A10G": 70e12, "RTX 4090": 165e12}
@@ -54,7 +58,7 @@ def bench_training(args):
     targs = get_args([f"--device={args.device}", f"--n_layer={args.n_layer}", f"--n_head={args.n_head}",
                             f"--n_embd={args.n_embd}", f"--batch_size={args.batch_size}"] + (["--compile"] if args.compile else []))
     pairs = train.encode_pairs(read_jsonl(os.path.join(DATA_DIR, "pretrain.jsonl"))[:4000], "solution")
-    lengths = [len(p) + len(r) for p, r in pairs]
+    lengths, per_seq = [len(p) + len(r) for p, r in pairs], train.loss_tokens_per_sequence(pairs, targs.block_size)
     cfg = GPTConfig(vocab_size=get_tokenizer().n_vocab, block_size=targs.block_size, n_layer=targs.n_layer,
                     n_head=targs.n_head, n_embd=targs.n_embd)
     model = GPT(cfg).to(targs.device)
@@ -67,12 +71,7 @@ def bench_training(args):
             torch.cuda.synchronize() if cuda else None
             t0, tokens, flops = time.perf_counter(), 0, 0.0
         x, y = train.collate([pairs[i] for i in train.batch_indices(step, lengths, targs.batch_size, 0)], targs.block_size)
-        x, y = x.to(targs.device), y.to(targs.device)
-        with train.autocast(targs.device):
-            _, loss = net(x, y)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        train.train_step(net, model, opt, x.to(targs.device), y.to(targs.device), per_seq, targs)   # train.py's own step
         tokens += x.numel()
         flops += x.numel() * (6 * n_params + 12 * cfg.n_layer * cfg.n_embd * x.size(1))
     torch.cuda.synchronize() if cuda else None
@@ -87,25 +86,23 @@ def bench_variants(args):
     from torch.nn.attention import SDPBackend, sdpa_kernel
     targs = get_args([])
     pairs = train.encode_pairs(read_jsonl(os.path.join(DATA_DIR, "pretrain.jsonl"))[:4000], "solution")
-    lengths = [len(p) + len(r) for p, r in pairs]
+    lengths, per_seq = [len(p) + len(r) for p, r in pairs], train.loss_tokens_per_sequence(pairs, 256)
     batches = [train.collate([pairs[i] for i in train.batch_indices(s, lengths, 32, 0)], 256) for s in range(args.steps)]
-    contexts = {"fp32": contextlib.nullcontext, "--cpu_bf16": lambda: train.autocast("cpu", cpu_bf16=True),
-                "math attention": lambda: sdpa_kernel(SDPBackend.MATH), "torch.compile": contextlib.nullcontext}
-    steps, losses, first, times = {}, {name: [] for name in contexts}, {}, {}
-    for name, ctx in contexts.items():
+    bf16 = argparse.Namespace(**{**vars(targs), "cpu_bf16": True})
+    variants = {"fp32": (targs, contextlib.nullcontext), "--cpu_bf16": (bf16, contextlib.nullcontext),   # (train.py's
+                "math attention": (targs, lambda: sdpa_kernel(SDPBackend.MATH)),                        # settings,
+                "torch.compile": (targs, contextlib.nullcontext)}                                        # around the step)
+    steps, losses, first, times = {}, {name: [] for name in variants}, {}, {}
+    for name, (vargs, ctx) in variants.items():
         torch.manual_seed(0)
         model = GPT(GPTConfig(vocab_size=get_tokenizer().n_vocab))
         opt = train.make_optimizer(model, targs)
         net = torch.compile(model, dynamic=True) if name == "torch.compile" else model
 
-        def run(name=name, ctx=ctx, net=net, model=model, opt=opt):   # one round: every batch once
+        def run(name=name, vargs=vargs, ctx=ctx, net=net, model=model, opt=opt):   # one round: every batch once
             for x, y in batches:
                 with ctx():
-                    _, loss = net(x, y)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-                opt.step()
+                    loss = train.train_step(net, model, opt, x, y, per_seq, vargs)
                 losses[name].append(loss.item())
         t0 = time.perf_counter()
         run()                                            # warm-up round: compiles where it compiles

