@@ -23,7 +23,7 @@ from the zygote, that never ran untrusted code - a fresh interpreter in a few ms
 plus imports (but sharing the zygote's hash seed). That process starts a new session and gets
 limits (CPU seconds, 512 MB of address space, 8 MB per file it writes, 64 open files, a process
 cap, no core dumps, no POSIX message queues), an empty working directory (emptied after it), HOME
-and TMPDIR there, stdin from the test case (else /dev/null), stdout and stderr in capped anonymous
+and TMPDIR there, stdin from the test case (8 MB at most; else /dev/null), stdout and stderr in capped anonymous
 files and, when we are root, a uid of its own (one per worker from 64000 on, one that no other
 evaluator on the machine is using; no groups, no_new_privs) that cannot write your files, signal
 your processes or another worker's program, in an IPC namespace where no System V object can be
@@ -65,6 +65,10 @@ What it does NOT protect against (run truly hostile code in a VM or container):
   the same time can talk to each other through it (or through /tmp); world-writable places can be
   written, and only what is directly in /tmp, /var/tmp, /dev/shm and /run/lock is removed, and
   only when we are root.
+- Programs judged at the same time can hand each other open files (over a Unix socket): one that
+  holds another's pipes to its judge can disturb that worker's next program until it is itself
+  ended, at its own time limit. And a program can take the names by which evaluators reserve
+  their uids, so that an evaluator started meanwhile finds none free and stops.
 - Memory is capped per process, not in total: 512 MB of address space for each of a program's
   processes (64 at most, as root), and memfds and pipes outside it (64 open files of 8 MB at most
   per process); files in tmpfs (/dev/shm) are bounded only by the time limit.

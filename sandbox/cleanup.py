@@ -27,8 +27,8 @@ def kill_group(pgid):
 def reap_orphans():
     """Kill every descendant that was re-parented to us, again and again (killing one orphans
     its children), until none is left."""
-    me = os.getpid()
-    for _ in range(1000):
+    me, deadline = os.getpid(), time.monotonic() + 10
+    while time.monotonic() < deadline:                # a chain that forks as fast as we kill ends too
         try:
             with open(f"/proc/{me}/task/{me}/children") as f:
                 kids = [int(k) for k in f.read().split()]
@@ -115,15 +115,22 @@ def _enterable(name, dir_fd=None):
             pass
 
 
-def empty_dir(path, uid):
+def empty_dir(path, uid, set_aside=False):
     """An empty directory, mode 700, of `uid`: `path` itself if the last program left it clean
-    (usually: a rmdir + mkdir costs ~1.5 ms on ext4), else emptied, or failing that a new one."""
+    (usually: a rmdir + mkdir costs ~1.5 ms on ext4), else emptied, or failing that a new one.
+    set_aside: what is there is only renamed (path.old.N), for the parent to remove at the end
+    (a new worker must not spend its start removing what a killed one left)."""
     try:
         st = os.stat(path, follow_symlinks=False)
         if st.st_mode == 0o40700 and st.st_uid == (os.getuid() if uid is None else uid) and not os.listdir(path):
             return path
     except OSError:
         pass
+    if set_aside and os.path.lexists(path):
+        try:
+            os.rename(path, f"{path}.old.{time.monotonic_ns()}")
+        except OSError:
+            pass
     if not remove_tree(path):
         head, name = os.path.split(path)
         path = os.path.join(head, f"{name.split('.')[0]}.{time.monotonic_ns()}")

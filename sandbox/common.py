@@ -13,14 +13,12 @@ DETAIL_CAP = 500            # characters of a verdict's detail: what a program p
 OPEN_FILES = 64             # per process: memfds and pipes hold memory that the address-space cap misses
 JUDGE_MEMORY = 1 << 30      # address space of the judge: one huge reply fails its program, not the run
 JUDGE_GRACE = 3             # seconds past the time limit after which the zygote kills a stuck judge
-PATH_FD, CALLS_FD = 900, 1000   # program's fds: sys.path dirs; requests in, replies out, stdin cases after
+PATH_FD, CALLS_FD = 900, 1000   # program's fds: sys.path dirs from 900; requests in at 1000, replies out at 1001
 SHARED_DIRS = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock")   # world-writable: programs can leave files
 PR_SET_PDEATHSIG, PR_GET_DUMPABLE, PR_SET_DUMPABLE = 1, 3, 4
 PR_SET_CHILD_SUBREAPER, PR_SET_NO_NEW_PRIVS = 36, 38
-CLONE_NEWIPC = 0x08000000
 WORKER_DIED = "the sandbox worker died while running this program"
-JUDGE_BUSY = "the test was still busy with what the program returned 3 s past the time limit"
-STOP_JUDGE = 12             # SIGUSR2: how the zygote stops a busy judge, so the parent can tell (no rerun)
+JUDGE_BUSY = f"the test was still busy with what the program returned {JUDGE_GRACE} s past the time limit"
 
 _libc = None
 
@@ -44,9 +42,12 @@ def prctl(option, value=0):
 
 
 def short(text, cap=DETAIL_CAP):
-    """A detail no longer than `cap` characters."""
+    """A detail no longer than `cap` characters (what was cut is said at its end)."""
     text = str(text)
-    return text if len(text) <= cap else text[:cap - 15] + f" ... ({len(text):,} chars)"
+    if len(text) <= cap:
+        return text
+    tail = f" ... ({len(text):,} chars)"
+    return text[:cap - len(tail)] + tail
 
 
 def write_all(fd, data):

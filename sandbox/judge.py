@@ -150,7 +150,7 @@ class _Program:
         if os.WIFSIGNALED(self.status) and os.WTERMSIG(self.status) == signal.SIGXCPU:
             return "timeout", "CPU time limit"
         code = os.waitstatus_to_exitcode(self.status)
-        how = f"killed by {signal.Signals(-code).name}" if code < 0 else f"exited with code {code}"
+        how = f"killed by {_signal_name(-code)}" if code < 0 else f"exited with code {code}"
         last = ([line.strip() for line in self.stderr.splitlines() if line.strip()] or [""])[-1]
         return "runtime error", f"{how} before the tests finished" + (f": {last[:300]}" if last else "")
 
@@ -313,9 +313,17 @@ def _run_cases(prog, cases):
         ends = prog.ask()["ends"]
     except _Failed:
         return {"status": prog.failure[0], "detail": prog.failure[1]}
-    except (KeyError, TypeError):
+    except Exception:                                  # a reply that is not {"ends": [...]}
         ends = None
     if not (isinstance(ends, list) and len(ends) == cases and all(type(e) is int for e in ends)
             and ends == sorted(ends) and all(0 <= e <= len(prog.stdout) for e in ends)):
         return {"status": "runtime error", "detail": "garbled harness report"}
     return {"status": "ok", "outputs": [prog.stdout[a:b].decode("utf-8", "replace") for a, b in zip([0] + ends, ends)]}
+
+
+def _signal_name(number):
+    """SIGSEGV for 11; real-time signals (34 and up) have no name of their own."""
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"

@@ -15,11 +15,12 @@ import signal
 import sys
 
 from sandbox import cleanup
-from sandbox.common import (ENV, JUDGE_BUSY, PR_GET_DUMPABLE, PR_SET_DUMPABLE, SANDBOX_UID, STOP_JUDGE, WORKER_DIED,
-                            prctl, short)
+from sandbox.common import (ENV, JUDGE_BUSY, PR_GET_DUMPABLE, PR_SET_DUMPABLE, SANDBOX_UID, WORKER_DIED, prctl,
+                            short)
 
 WORKER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "worker.py")
 MAX_TIMEOUT, MIN_MEMORY_MB, MAX_WORKERS = 600, 64, 64   # seconds; under 64 MB no interpreter starts
+STARTUP = 120              # seconds a new worker may take (its zygote first removes what a killed one left)
 MAX_INTERNAL_ERRORS = 3     # more than this many jobs that break the sandbox itself: stop, it is our bug
 _told = []                  # the one-line notice about running unprivileged, once per process
 
@@ -58,64 +59,94 @@ class Sandbox:
     """The parent's end of one worker: start it, hand it jobs, replace it when it died."""
 
     def __init__(self, cfg):
-        self.cfg, self.proc = cfg, None
+        self.cfg, self.proc, self.stopped = cfg, None, False
 
     def run(self, job):
         """The job's result. A worker that died, or failed in itself, is replaced and the job run
         once more: only a program that kills a fresh worker too gets "worker died"."""
         for attempt in (1, 2):
+            if self.stopped:                           # the evaluation is being stopped: no new worker
+                return {"status": "runtime error", "detail": "the evaluation was stopped"}
             if self.proc is None:
-                self.start()
+                try:
+                    self.start()
+                except RuntimeError:
+                    if attempt == 1:                   # a worker that cannot start is our problem...
+                        raise
+                    res = {"status": "runtime error", "detail": WORKER_DIED}   # ...unless the job broke the last one
+                    break
             res = self._ask(job, self.cfg["timeout"] + 30)
             if res is None and self._stopped_by_its_zygote():   # the program's own doing: no second run
                 res = {"status": "runtime error", "detail": JUDGE_BUSY, "restart": True, "final": True}
             elif res is None:                          # it died (or hung)
                 res = {"status": "runtime error", "detail": WORKER_DIED, "restart": True}
-            if res.pop("restart", False):
+            restart, final = res.pop("restart", False), res.pop("final", False)
+            if restart:
                 self.close()
-                if attempt == 1 and not res.pop("final", False):
-                    continue
-            break
+            if not restart or final:
+                break
         res["detail"] = short(res.get("detail", ""))
         return res
 
     def _stopped_by_its_zygote(self):
-        try:
-            return self.proc.wait(2) == -STOP_JUDGE
-        except Exception:
-            return False
+        """Whether the zygote stopped this worker's judge, busy past the time limit with what the
+        program returned (it says so on the worker's channel, which no program can reach, before
+        it kills the judge)."""
+        return self.zygote_said == JUDGE_BUSY
 
     def start(self):
+        """A new worker. Its channel is a socket pair, not pipes: /proc/<pid>/fd/N of a socket cannot
+        be opened, so no program finds a way into it there, not even while the worker starts."""
+        import socket
         import subprocess
-        self.proc = subprocess.Popen([sys.executable, "-I", "-S", WORKER, "--worker"], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, env=ENV, cwd=self.cfg["dir"])
-        if self._ask(self.cfg, 30) != {"ready": True}:   # a worker that cannot start is our problem
+        ours, theirs = socket.socketpair()
+        try:
+            self.proc = subprocess.Popen([sys.executable, "-I", "-S", WORKER, "--worker"], stdin=theirs,
+                                         stdout=theirs, env=ENV, cwd=self.cfg["dir"])
+        finally:
+            theirs.close()
+        self.sock, self.lines, self.zygote_said = ours, ours.makefile("rb"), None
+        if self._ask(self.cfg, STARTUP) != {"ready": True}:   # a worker that cannot start is our problem
             self.close()
             raise RuntimeError("the sandbox worker did not start (its error, if any, is above)")
 
     def _ask(self, message, timeout):
         """Send one line, read one line; None when the worker died or hung."""
         try:
-            self.proc.stdin.write((json.dumps(message) + "\n").encode())
-            self.proc.stdin.flush()
+            self.sock.sendall((json.dumps(message) + "\n").encode())
             poll = select.poll()
-            poll.register(self.proc.stdout, select.POLLIN)
-            return json.loads(self.proc.stdout.readline()) if poll.poll(timeout * 1000) else None
-        except (OSError, ValueError):
+            poll.register(self.sock, select.POLLIN)
+            if not poll.poll(timeout * 1000):
+                return None
+            reply = json.loads(self.lines.readline())
+            if reply.get("zygote"):                   # the zygote's last word: the judge is being stopped
+                self.zygote_said = reply["zygote"]
+                return None
+            return reply
+        except (OSError, ValueError, AttributeError):
             return None
 
     def close(self):
         """EOF lets the worker and its zygote exit; kill them if they do not (programs die with them)."""
-        if self.proc is not None:
+        proc, self.proc = self.proc, None              # (kill() may race a job's thread here)
+        if proc is not None:
             import subprocess
+            self.lines.close()
+            self.sock.close()
             try:
-                self.proc.stdin.close()
-                self.proc.wait(2)
-            except (OSError, subprocess.TimeoutExpired):
-                self.proc.kill()
-                self.proc.wait()
-            self.proc.stdout.close()
-            self.proc = None
+                proc.wait(2)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+    def kill(self):
+        """Now, whatever it is doing (Ctrl-C, SIGTERM): SIGTERM has its zygote kill the running
+        program and all it left before the worker exits (close() kills a worker stuck past 2 s)."""
+        self.stopped = True
+        proc = self.proc
+        if proc is not None:
+            proc.terminate()
+            self.close()
 
 
 def sandbox_uids(count):
@@ -142,7 +173,26 @@ def sandbox_uids(count):
         held.append(s)
     if not uids:
         raise RuntimeError(f"no free sandbox uid from {SANDBOX_UID} on")
+    if not _can_become(uids[0]):
+        for s in held:
+            s.close()
+        raise SystemExit("error: root here may not change uid (a container without CAP_SETUID?): the sandbox "
+                         "cannot give programs a uid of their own; run the evaluator as a normal user")
     return uids, held
+
+
+def _can_become(uid):
+    """Whether a child of ours can switch to `uid` (root in some containers cannot)."""
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.setgroups([])
+            os.setgid(uid)
+            os.setuid(uid)
+            os._exit(0)
+        except BaseException:
+            os._exit(1)
+    return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0
 
 
 def nproc_limit():
@@ -189,7 +239,7 @@ def run_all(jobs, workers=None, timeout=3.0, memory_mb=512, progress=True, each=
     from tqdm import tqdm
     workers = max(1, min(workers or os.cpu_count() or 1, len(jobs)))
     catch = threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
-    late, terminated, base, held, pool, free, internal = [], False, None, [], None, Queue(), []
+    late, terminated, base, held, pool, free, internal, boxes, done = [], False, None, [], None, Queue(), [], [], False
     dumpable = prctl(PR_GET_DUMPABLE)
     try:
         if catch:
@@ -199,9 +249,10 @@ def run_all(jobs, workers=None, timeout=3.0, memory_mb=512, progress=True, each=
         os.chmod(base, 0o711)                          # the programs' uids may enter, not list
         uids, held = sandbox_uids(workers)
         nproc = nproc_limit()
-        for i, uid in enumerate(uids):
-            free.put(Sandbox({"dir": base, "name": f"w{i}", "uid": uid, "timeout": timeout,
-                              "memory": memory_mb << 20, "nproc": nproc}))
+        boxes = [Sandbox({"dir": base, "name": f"w{i}", "uid": uid, "timeout": timeout, "memory": memory_mb << 20,
+                          "nproc": nproc}) for i, uid in enumerate(uids)]
+        for box in boxes:
+            free.put(box)
 
         def run(key):
             box = free.get()
@@ -219,15 +270,18 @@ def run_all(jobs, workers=None, timeout=3.0, memory_mb=512, progress=True, each=
                     raise RuntimeError(f"the sandbox failed on {len(internal)} programs: {internal[-1]}")
                 res = {"status": "runtime error", "detail": short(f"sandbox internal error: {res['detail']}")}
             results[key] = res if each is None else each(key, res)
+        done = True
     except _Terminated:
         terminated = True
     finally:
         if catch:                                      # a SIGTERM now waits for the cleanup
             signal.signal(signal.SIGTERM, lambda signum, frame: late.append(signum))
+        for box in boxes if not done else []:          # Ctrl-C, SIGTERM, an error: stop the programs now
+            box.kill()
         if pool is not None:
             pool.shutdown(cancel_futures=True)
-        while not free.empty():
-            free.get().close()
+        for box in boxes:
+            box.close()
         for s in held:
             s.close()
         if base is not None:

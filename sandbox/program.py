@@ -19,7 +19,7 @@ from sandbox.common import (CALLS_FD, OPEN_FILES, OUTPUT_CAP, PATH_FD, PR_SET_NO
 from sandbox.wire import not_plain, pack, unpack
 
 
-def run_program(job, cfg, out, err, requests, replies, path_fds):
+def run_program(job, cfg, out, err, requests, replies):
     """In the program's process: lock down, run the program, then answer the judge (a call
     problem) or run the stdin cases. Nothing here is trusted: the program may change any of it."""
     inputs, zygote = job["inputs"] or [], os.getppid()
@@ -27,15 +27,15 @@ def run_program(job, cfg, out, err, requests, replies, path_fds):
         os.setsid()
         prctl(PR_SET_NO_NEW_PRIVS, 1)
         signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)   # the zygote's handler is not the program's
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # past the output cap a write fails (EFBIG)
         os.chdir(cfg["workdir"])
-        fds = [_memfd_with(text) for text in inputs]
         moves = [(os.open(os.devnull, os.O_RDONLY), 0), (out, 1), (err, 2), (requests, CALLS_FD), (replies, CALLS_FD + 1)]
-        for src, dst in moves + [(fd, CALLS_FD + 2 + i) for i, fd in enumerate(fds)]:
+        for src, dst in moves:
             os.dup2(src, dst)
         os.closerange(3, PATH_FD)
-        os.closerange(PATH_FD + path_fds, CALLS_FD)
-        os.closerange(CALLS_FD + 2 + len(fds), os.sysconf("SC_OPEN_MAX"))
+        os.closerange(PATH_FD + cfg["path_fds"], CALLS_FD)
+        os.closerange(CALLS_FD + 2, os.sysconf("SC_OPEN_MAX"))
         if cfg["uid"] is not None:
             os.setgroups([])
             os.setgid(cfg["uid"])
@@ -64,8 +64,11 @@ def run_program(job, cfg, out, err, requests, replies, path_fds):
         code = compile(job["solution"], "<solution>", "exec")
         if job["inputs"] is not None:                  # stdin style: each case a fresh __main__
             ends = []
-            for i in range(len(inputs)):
-                os.dup2(CALLS_FD + 2 + i, 0)
+            for text in inputs:                        # each case's input in a memfd of its own, made
+                fd = _memfd_with(text)                 # now: no fd per case waits above the fd limit
+                if fd != 0:                            # (0 itself when the last case closed its stdin)
+                    os.dup2(fd, 0)
+                    os.close(fd)
                 sys.stdin, sys.stdout = open(0, encoding="utf-8", closefd=False), stdout
                 sys.modules["__main__"] = main = types.ModuleType("__main__")
                 try:

@@ -2,40 +2,44 @@
 
     python -I -S sandbox/worker.py --worker     # started by parent.py; a config line, then jobs
 
-The worker reads a config line and answers each job line with a result line. Before anything
-else it becomes non-dumpable, so that a program run as the same user cannot open its pipes
-through /proc/<pid>/fd, read its memory or ptrace it; then it imports what the programs may use,
-caps its own memory, and forks the zygote. The zygote never sees a test: it only forks a process
+The worker reads a config line and answers each job line with a result line, on a socket (which
+/proc/<pid>/fd cannot open). In its first lines it becomes non-dumpable, so that a program run as
+the same user cannot open its pipes through /proc/<pid>/fd, read its memory or ptrace it; then it
+imports what the programs may use, caps its own memory, and forks the zygote. The zygote never sees a test: it only forks a process
 for each program (a fresh interpreter in a few ms, sharing the zygote's hash seed), waits for
 it, kills it and all it left, and cleans up (cleanup.py).
 """
-import builtins
-import gc
-import json
-import os
-import resource
-import signal
-import sys
+import ctypes
 
+ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)                 # PR_SET_DUMPABLE 0: first, before anything else runs
+
+import builtins                                        # noqa: E402
+import gc                                              # noqa: E402
+import json                                            # noqa: E402
+import os                                              # noqa: E402
+import resource                                        # noqa: E402
+import signal                                          # noqa: E402
+import sys                                             # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if __name__ == "__main__":                             # the package's folder is not on an isolated path
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    sys.path.insert(0, ROOT)
 
 from sandbox import cleanup                            # noqa: E402
-from sandbox.common import (JUDGE_GRACE, JUDGE_MEMORY, OUTPUT_CAP, PATH_FD, PR_SET_CHILD_SUBREAPER,  # noqa: E402
-                            PR_SET_DUMPABLE, PR_SET_PDEATHSIG, STOP_JUDGE, WORKER_DIED, libc, prctl, readable, short,
+from sandbox.common import (JUDGE_BUSY, JUDGE_GRACE, JUDGE_MEMORY, OUTPUT_CAP, PATH_FD,  # noqa: E402
+                            PR_SET_CHILD_SUBREAPER, PR_SET_PDEATHSIG, WORKER_DIED, libc, prctl, readable, short,
                             write_all)
 from sandbox.judge import ZygoteGone, judge           # noqa: E402
 from sandbox.program import run_program                # noqa: E402
 
 if __name__ == "__main__":
-    sys.path.pop(0)                                    # programs import the standard library only
+    sys.path.remove(ROOT)     # programs import the standard library (and could import sandbox's modules, already loaded)
 
 PRELOAD = ("typing", "math", "collections", "itertools", "functools", "heapq", "bisect", "string")
 
 
 def worker_main():
     """A config line, then for each job line one result line, until EOF on stdin."""
-    prctl(PR_SET_DUMPABLE, 0)
     signal.signal(signal.SIGINT, signal.SIG_IGN)      # Ctrl-C is for the parent, which closes us
     ctl_in, ctl_out = os.fdopen(os.dup(0), "rb"), os.dup(1)
     null = os.open(os.devnull, os.O_RDWR)
@@ -52,16 +56,18 @@ def worker_main():
     judge_pid = os.getpid()
     zygote = os.fork()
     if zygote == 0:                                    # before any test reached us
-        for fd in (ctl_in.fileno(), ctl_out, cmd_w, end_w, res_r, req_w, rep_r):
+        for fd in (ctl_in.fileno(), cmd_w, end_w, res_r, req_w, rep_r):
             os.close(fd)
-        try:
-            zygote_main(cfg, judge_pid, cmd_r, end_r, res_w, req_r, rep_w)
+        try:                                           # ctl_out kept: the zygote's last word, if it must stop us
+            zygote_main(cfg, judge_pid, cmd_r, end_r, res_w, req_r, rep_w, ctl_out)
         finally:
             os._exit(0)
     for fd in (cmd_r, end_r, res_w):
         os.close(fd)
+    signal.signal(signal.SIGTERM, lambda signum, frame: _stop(zygote))   # the parent stops us (Ctrl-C, SIGTERM)
     # a program's reply can take the judge hundreds of MB to unpack: a cap fails that program alone
-    resource.setrlimit(resource.RLIMIT_AS, (JUDGE_MEMORY, resource.getrlimit(resource.RLIMIT_AS)[1]))
+    hard = resource.getrlimit(resource.RLIMIT_AS)[1]
+    resource.setrlimit(resource.RLIMIT_AS, (JUDGE_MEMORY if hard == resource.RLIM_INFINITY else min(JUDGE_MEMORY, hard), hard))
     link = Link(cmd_w, end_w, res_r, req_w, rep_r, req_r, rep_w)
     write_all(ctl_out, json.dumps(link.hear()).encode() + b"\n")   # the zygote's {"ready": true}
     for line in ctl_in:
@@ -69,9 +75,9 @@ def worker_main():
             res = judge(json.loads(line), cfg, link)
         except ZygoteGone:
             res = {"status": "runtime error", "detail": WORKER_DIED, "restart": True}
-        except MemoryError:
+        except MemoryError:                            # the program's own doing: not run again
             res = {"status": "memory limit", "detail": "the judge ran out of memory on what the program returned",
-                   "restart": True}
+                   "restart": True, "final": True}
         except Exception as e:                         # our bug, not the program's: say so loudly
             res = {"status": "internal error", "detail": f"sandbox worker failed: {e!r}", "restart": True}
         res["detail"] = short(res.get("detail", ""))
@@ -80,6 +86,13 @@ def worker_main():
             break
     os.close(cmd_w)                                    # EOF ends the zygote
     os.waitpid(zygote, 0)
+
+
+def _stop(zygote):
+    """Have the zygote kill the running program and all it left, wait for that, then exit."""
+    os.kill(zygote, signal.SIGTERM)
+    os.waitpid(zygote, 0)
+    os._exit(1)
 
 
 def _quit(code=None):
@@ -92,6 +105,8 @@ def _import_through_fds():
     /proc/self/fd/N, here and in the children, which inherit the fds. Returns how many."""
     moved = {}
     for path in sys.path:
+        if path in moved:                              # the same folder twice: one fd
+            continue
         try:
             fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
         except OSError:
@@ -151,13 +166,15 @@ class Link:
 
 
 # --- the zygote -----------------------------------------------------------------------------------
-def zygote_main(cfg, judge_pid, commands, ends, answers, requests, replies):
+def zygote_main(cfg, judge_pid, commands, ends, answers, requests, replies, parent):
     """For each job from the judge: fork the program's process. A call problem's runs until the
     judge, told its pid, says it is done; a stdin problem's until it exits (or the time limit).
     Then kill it and all it left, clean up, and say how it ended (with its output). A judge that
     is not done by the time limit + JUDGE_GRACE (a test kept busy by what the program returned,
-    say) is killed after that: the worker restarts, and the program fails."""
-    prctl(PR_SET_PDEATHSIG, signal.SIGKILL)            # die with the judge (and our programs with us)
+    say) is stopped: the zygote tells the parent so on the worker's channel, kills the judge (and
+    so itself), and the program fails without a second run."""
+    signal.signal(signal.SIGTERM, _judge_gone)
+    prctl(PR_SET_PDEATHSIG, signal.SIGTERM)            # the judge is gone (stopped, Ctrl-C): clean up, then go
     if os.getppid() != judge_pid:
         return
     prctl(PR_SET_CHILD_SUBREAPER, 1)                   # orphaned descendants come back to us
@@ -168,15 +185,31 @@ def zygote_main(cfg, judge_pid, commands, ends, answers, requests, replies):
     commands = os.fdopen(commands, "rb")
     if uid is not None:                                # what an evaluator that was killed left behind
         cleanup.clean_shared(uid, again=True)
-    cfg["workdir"] = cleanup.empty_dir(os.path.join(cfg["dir"], cfg["name"]), uid)
+    cfg["workdir"] = cleanup.empty_dir(os.path.join(cfg["dir"], cfg["name"]), uid, set_aside=True)
     write_all(answers, b'{"ready": true}\n')
+    try:
+        _serve(cfg, judge_pid, commands, ends, answers, requests, replies, parent)
+    except _JudgeGone:                                 # kill the program and all it left, whatever it was doing
+        cleanup.reap_orphans()
+
+
+class _JudgeGone(BaseException):
+    """SIGTERM, sent to the zygote when the judge dies: the worker is being stopped."""
+
+
+def _judge_gone(signum, frame):
+    raise _JudgeGone
+
+
+def _serve(cfg, judge_pid, commands, ends, answers, requests, replies, parent):
+    """The zygote's loop: one program's process per job, until the judge closes the pipe."""
     for line in commands:
         job = json.loads(line)
         out, err = os.memfd_create("stdout"), os.memfd_create("stderr")
         pid = os.fork()
         if pid == 0:
             try:
-                run_program(job, cfg, out, err, requests, replies, cfg["path_fds"])
+                run_program(job, cfg, out, err, requests, replies)
             finally:
                 os._exit(4)                            # never fall back into our loop
         timed_out = stuck = False
@@ -199,7 +232,8 @@ def zygote_main(cfg, judge_pid, commands, ends, answers, requests, replies):
             os.close(fd)
         _clean_after(cfg)
         if stuck:                                      # the judge goes, and we with it
-            os.kill(judge_pid, STOP_JUDGE)
+            write_all(parent, (json.dumps({"zygote": JUDGE_BUSY}) + "\n").encode())
+            os.kill(judge_pid, signal.SIGKILL)
             return
         ended = {"status": status, "timed_out": timed_out, "stdout": stdout.decode("latin-1"), "stderr": stderr}
         write_all(answers, (json.dumps(ended, ensure_ascii=False) + "\n").encode())

@@ -213,3 +213,48 @@ def test_judging_elsewhere_than_linux_is_a_one_line_error_before_any_work(monkey
     monkeypatch.setattr(sandbox.parent.sys, "platform", "darwin")
     with pytest.raises(SystemExit, match=r"needs Linux >= 5.3 \(or WSL 2\), not darwin"):
         ev.judge([ADD], [{"task_id": "t/add", "completion": GOOD}], progress=False)
+
+
+# --- found in review ----------------------------------------------------------------------------------------
+def test_a_program_killed_by_a_real_time_signal_is_a_runtime_error_not_a_sandbox_failure():
+    suicide = "import os\nos.kill(os.getpid(), 40)\n"
+    got, results = verdicts(ECHO, [suicide + f"# {i}\n" for i in range(5)] + ["print(input())\n"])
+    assert got == ["runtime error"] * 5 + ["passed"]                 # five: more than the internal errors allowed
+    assert "killed by signal 40" in results[0]["detail"]
+
+
+def test_a_stdin_problem_with_many_cases_runs_under_the_usual_open_file_limit():
+    cases = [{"input": f"{i}\n", "output": f"{i}\n"} for i in range(40)]
+    problem = {**ECHO, "task_id": "t/many", "test": json.dumps(cases)}
+    assert verdicts(problem, ["print(input())\n", "print(open(0).read().strip())\n"])[0] == ["passed", "passed"]
+
+
+def test_a_cut_detail_is_exactly_the_cap_and_says_how_long_it_was():
+    from sandbox.common import short
+    assert short("x" * 500) == "x" * 500
+    for n in (501, 8 << 20):
+        assert len(short("x" * n)) == 500 and short("x" * n).endswith(f"({n:,} chars)")
+
+
+def test_the_sandbox_works_under_an_address_space_limit_below_the_judges_cap():
+    code = ("import resource, sys; resource.setrlimit(resource.RLIMIT_AS, (900 << 20, 900 << 20))\n"
+            f"sys.path[:0] = [{ROOT!r}, {os.path.join(ROOT, 'tests')!r}]\n"
+            "import evaluate as ev; from test_evaluate import ADD\n"
+            "print(ev.judge([ADD], [{'task_id': 't/add', 'completion': '    return a + b\\n'}], progress=False)[0]['verdict'])\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.stdout.split() == ["passed"], out.stderr[-500:]
+
+
+def test_the_workers_channel_cannot_be_opened_through_proc(tmp_path):
+    box = sandbox.Sandbox({"dir": str(tmp_path), "name": "w0", "uid": None, "timeout": 2.0, "memory": 512 << 20,
+                           "nproc": 10000})
+    box.start()
+    try:
+        fds = {fd: os.readlink(f"/proc/{box.proc.pid}/fd/{fd}") for fd in os.listdir(f"/proc/{box.proc.pid}/fd")}
+        channel = [fd for fd, what in fds.items() if what.startswith("socket:")]
+        assert channel                                 # the parent's channel: a socket, not a pipe
+        for fd in channel:
+            with pytest.raises(OSError):               # ENXIO, even for root
+                open(f"/proc/{box.proc.pid}/fd/{fd}", "wb")
+    finally:
+        box.close()
