@@ -118,7 +118,8 @@ def valid_code(problem, completion):
         return False
 
 
-NUMBER, INTEGER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?"), re.compile(r"[+-]?\d+")
+NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?", re.ASCII)   # ASCII digits: "٣" is text, not 3
+INTEGER = re.compile(r"[+-]?\d+", re.ASCII)
 
 
 def outputs_match(got, expected, tol=1e-6):
