@@ -35,8 +35,26 @@ def test_two_gloo_processes_match_one_process_with_the_same_global_batch(tiny_da
     two = torch.load(tmp_path / "two" / "base.pt", weights_only=False)
     # Same data, same seed, same global batch: the only difference is where the float sums happen
     # (two half-batch gradients summed by all-reduce vs one full-batch gradient), which changes
-    # the last bits of each step (~1e-7 relative); 12 steps of AdamW keep that far below 1e-4.
+    # the last bits of each step (~1e-7 relative). What must agree is the model: its losses, and
+    # every weight that every step trains. A position embedding that only a few long sequences
+    # reach gets a near-zero gradient in most steps, where AdamW's m / sqrt(v) turns rounding into a
+    # full step (one such entry differed by 5e-5 on an AVX2 CPU): those rows are left out.
     for a, b in zip(one["history"], two["history"]):
         assert a["val_loss"] == pytest.approx(b["val_loss"], rel=1e-4)
+    every_step = positions_every_step_reaches(tiny_data)
+    assert every_step > 16                                    # most of what the data holds
     for k in one["model"]:
-        assert torch.allclose(one["model"][k], two["model"][k], rtol=1e-3, atol=1e-5), k
+        x, y = (one["model"][k], two["model"][k]) if k != "wpe.weight" else (one["model"][k][:every_step],
+                                                                               two["model"][k][:every_step])
+        assert torch.allclose(x, y, rtol=1e-3, atol=1e-5), k
+
+
+def positions_every_step_reaches(data_dir):
+    """How many leading positions hold a token of some sequence in each of the run's 12 batches."""
+    sys.path.insert(0, ROOT)
+    import train
+    from data import read_jsonl
+    pairs = train.encode_pairs(read_jsonl(os.path.join(data_dir, "pretrain.jsonl")), "solution")
+    lengths = [len(p) + len(r) for p, r in pairs]                        # as train.py orders its batches
+    reach = [min(n, 161) - 1 for n in lengths]                            # input positions, at most block_size
+    return min(max(reach[i] for i in train.batch_indices(step, lengths, 8, 5)) for step in range(12))
