@@ -130,7 +130,7 @@ def test_broken_benchmark_solutions_fail_with_the_right_verdict():
     (ADD, "    return a / 0\n", "runtime error", "ZeroDivisionError: division by zero"),
     (ADD, "    assert a > 5\n    return a + b\n", "runtime error", "AssertionError"),  # not the test's assert
     (ADD, "    x = ' ' * (1 << 34)\n", "memory limit", "MemoryError"),
-    (ADD, "    while True: pass\n", "timeout", "still running"),
+    (ADD, "    while True: pass\n", "timeout", ""),   # the detail: whichever limit came first, CPU or wall clock
     (SUM, "print(sum(xs) + 1)\n", "wrong answer", "case 1: expected '6\\n', got '7\\n'"),
     (SUM, "print(1 / len(xs))\n", "runtime error", "ZeroDivisionError"),
     (FLOAT, "print(0.1 + 0.2)\n", "passed", ""),
