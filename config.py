@@ -91,14 +91,6 @@ def parser(description=None):
                      help="seeds the SSD samples and the fine-tune's batch order (default: --seed); the "
                      "evaluation keeps --seed, so SSD seeds of one base share its evaluation")
 
-    lab = ap.add_argument_group("experiments beyond the recipe (the paper's open questions: lab/atlas.py)")
-    lab.add_argument("--ssd_n", type=positive, default=1, help="samples per SSD prompt (the paper: 1)")
-    lab.add_argument("--ssd_from", default="",
-                     help="teacher and starting point of the SSD stage: out_dir/RUN.pt (a second round of SSD) "
-                     "instead of out_dir/base.pt; the report still compares with base.pt")
-    lab.add_argument("--ssd_online", action="store_true",
-                     help="sample every fine-tune batch from the model being trained, not once from a frozen teacher")
-
     ev = ap.add_argument_group("evaluation (test split)")
     ev.add_argument("--eval_temperatures", type=temperatures, default="0,0.4,0.7,1.0", help="comma-separated")
     ev.add_argument("--eval_n", type=positive, default=5, help="samples per problem and temperature")
@@ -106,6 +98,14 @@ def parser(description=None):
     ev.add_argument("--eval_top_p", type=positive_f, default=1.0)
     ev.add_argument("--eval_problems", type=non_negative, default=0, help="the first N test problems (0 = all)")
     ev.add_argument("--full_sweep", action="store_true", help="T = 0, 0.2, ..., 1.6 with n = 10 (slower)")
+
+    lab = ap.add_argument_group("experiments beyond the recipe (the paper's open questions: lab/atlas.py)")
+    lab.add_argument("--ssd_n", type=positive, default=1, help="samples per SSD prompt (the paper: 1)")
+    lab.add_argument("--ssd_from", default="",
+                     help="teacher and starting point of the SSD stage: out_dir/RUN.pt (a second round of SSD) "
+                     "instead of out_dir/base.pt; the report still compares with base.pt")
+    lab.add_argument("--ssd_online", action="store_true",
+                     help="sample every fine-tune batch from the model being trained, not once from a frozen teacher")
     return ap
 
 

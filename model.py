@@ -14,6 +14,9 @@ Precision: the model computes in the dtype it is given (fp32 on a CPU; bf16 unde
 autocast), with one rule of its own on a CPU: attention and the LM head always run in fp32, even
 inside a bf16 autocast. bf16 attention is slower than fp32 on CPUs, and bf16 logits trained a
 worse model; the blocks' linear layers are where bf16 pays (docs/gpu.md).
+
+Another model family (a Llama-style model loaded from real weights, say) would be a file of its
+own beside this one, with the same forward(idx, targets) -> (logits, loss) and KV cache calls.
 """
 import hashlib
 import math
@@ -292,7 +295,7 @@ def load_checkpoint(path, device="cpu"):
     if not isinstance(ckpt, dict) or not {"model", "config"} <= set(ckpt):
         raise SystemExit(f"error: {path} is not a train.py checkpoint (no model weights and config in it)")
     if "checksum" not in ckpt:
-        raise SystemExit(f"error: {path} has no checksum: train.py did not write it, and it cannot be verified")
+        raise SystemExit(f"error: {path} has no checksum (another program, or a train.py older than checksums, wrote it): it cannot be verified")
     if checksum({k: v for k, v in ckpt.items() if k != "checksum"}) != ckpt["checksum"]:
         raise SystemExit(f"error: {path} is corrupted: its contents do not match the checksum saved with them")
     why = config_problem(ckpt["config"], ckpt["model"])

@@ -26,9 +26,8 @@ import argparse
 import contextlib
 import os
 import statistics
-import time
-
 import sys
+import time
 
 import torch
 

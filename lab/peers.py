@@ -39,7 +39,7 @@ import torch  # noqa: E402
 
 import train  # noqa: E402
 from config import get_args  # noqa: E402
-from data import DATA_DIR, read_jsonl  # noqa: E402
+from data import DATA_DIR, read_jsonl, run_main  # noqa: E402
 from data.tokenizer import get_tokenizer  # noqa: E402
 from model import GPT, GPTConfig  # noqa: E402
 from sample import generate  # noqa: E402
@@ -74,14 +74,11 @@ def bench_training(args):
     theirs = nano.GPT(nano.GPTConfig(**DIMS, dropout=0.0, bias=False))
     their_opt = theirs.configure_optimizers(0.1, 3e-3, (0.9, 0.95), "cpu")
 
-    def run_ours():                               # the body of train.train's loop, as it is
+    targs.cpu_bf16 = args.cpu_bf16
+
+    def run_ours():                               # train.py's own step
         for x, y in batches:
-            with train.autocast(targs.device, args.cpu_bf16):
-                _, loss = ours(x, y)
-            opt.zero_grad(set_to_none=True)
-            train.sequence_weighted(loss, y, per_seq).backward()
-            torch.nn.utils.clip_grad_norm_(ours.parameters(), targs.grad_clip)
-            opt.step()
+            train.train_step(ours, ours, opt, x, y, per_seq, targs)
 
     def run_theirs():
         for x, y in batches:
@@ -150,7 +147,7 @@ def bench_judging(args):
     return b / a
 
 
-def main():
+def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--what", default="all", choices=["all", "train", "sample", "judge"])
     ap.add_argument("--nanogpt", default="~/nanoGPT/model.py", help="nanoGPT's model.py")
@@ -161,7 +158,7 @@ def main():
     ap.add_argument("--new_tokens", type=int, default=128)
     ap.add_argument("--workers", type=int, default=2, help="judging workers, both sides")
     ap.add_argument("--cpu_bf16", action="store_true", help="training: ours with --cpu_bf16 (nanoGPT stays fp32)")
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     if min(args.repeats, args.threads, args.steps, args.samples, args.new_tokens, args.workers) < 1:
         ap.error("every count must be >= 1")
     if args.what in ("all", "train") and not os.path.exists(os.path.expanduser(args.nanogpt)):
@@ -177,4 +174,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

@@ -16,7 +16,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from data import read_jsonl          # noqa: E402  (the project root is on the path only now)
+from data import read_jsonl, run_main   # noqa: E402  (the project root is on the path only now)
 from report import paired_bootstrap  # noqa: E402
 from tables import interval, markdown_table   # noqa: E402
 
@@ -30,13 +30,13 @@ def load(path):
     return passed
 
 
-def main():
+def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out_dir", default="out/size")
     ap.add_argument("--run", default="ssd")
     ap.add_argument("--problems", default="data/test.jsonl")
     ap.add_argument("--temperatures", default="", help="only these (comma-separated; default: all in the files)")
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     problems = read_jsonl(args.problems)
     difficulty = {p["task_id"]: p["difficulty"] for p in problems}
     res = {m: load(os.path.join(args.out_dir, f"{f}_results.jsonl")) for m, f in (("base", "base"), ("SSD", args.run))}
@@ -59,5 +59,6 @@ def main():
     print(markdown_table(["problems", "n", "samples per model", "gain (95 % CI)", "half-width",
                           "hard - easy half-width"], rows))
 
+
 if __name__ == "__main__":
-    main()
+    run_main(main)

@@ -1,11 +1,11 @@
 """The seed study, the controls and the fresh benchmark draws behind README.md (RESULTS.md has them all).
 
-    python study.py                      # seeds 0,1,2: the demo, the paper's recipe, 4 controls (~60 min, 2 cores)
-    python study.py --seeds=0 --only=ssd # just the demo for seed 0
-    python study.py --data_seeds=test,31,32,33 --seeds=0,1 --ssd_seeds=0,1 --only=ssd,paper,fixed_point
+    python lab/study.py                      # seeds 0,1,2: the demo, the paper's recipe, 4 controls (~60 min, 2 cores)
+    python lab/study.py --seeds=0 --only=ssd # just the demo for seed 0
+    python lab/study.py --data_seeds=test,31,32,33 --seeds=0,1 --ssd_seeds=0,1 --only=ssd,paper,fixed_point
                                          # the pre-registered protocol (RESULTS.md; ~110 min for the three fresh draws)
-    python study.py --summarize          # only rebuild out/study.md from the reports already there
-    python study.py --out=out/bugs60 --data_dir=out/bugs60_data   # any other option goes to train.py
+    python lab/study.py --summarize          # only rebuild out/study.md from the reports already there
+    python lab/study.py --out=out/bugs60 --data_dir=out/bugs60_data   # any other option goes to train.py
 
 For each benchmark draw and base seed it runs `python train.py --seed=S` (pretrain, SSD, evaluate),
 then the paper's own recipe and the controls, which reuse that base model and its evaluation:
@@ -94,8 +94,13 @@ def load_reports(out, draws, seeds, ssd_seeds, run):
 
 
 def gain(report, key="all"):
+    """A run's gain: best vs best ("all"), "hard_minus_easy", or both models at one T ("T0.7")."""
     b = report["bootstrap"]
-    return b["best_vs_best"]["all"]["gain"] if key == "all" else b[key]["gain"]
+    if key == "all":
+        return b["best_vs_best"]["all"]["gain"]
+    if key.startswith("T"):
+        return next(g["gain"] for g in b["at_temperature"] if f"T{g['temperature']:g}" == key)
+    return b[key]["gain"]
 
 
 def pooled(reports, key="all", resamples=2000, seed=0):
@@ -122,16 +127,16 @@ def pooled(reports, key="all", resamples=2000, seed=0):
     return float(np.mean([gain(r, key) for r in reports.values()])), float(low), float(high)
 
 
-def pooled_difference(first, second):
+def pooled_difference(first, second, key="all"):
     """pooled() of first's gain minus second's over the runs both have ({key: report} each):
     the same base, SSD seed and test problems, so the difference is paired, replicate by replicate.
     Returns (mean, low, high, runs), or None when they share no run."""
     both = [k for k in first if k in second]   # first's order: a set's would change with the hash seed
     if not both:
         return None
-    delta = {k: {"bootstrap": {"best_vs_best": {"all": {"gain": gain(first[k]) - gain(second[k])}},
-                               "replicates": {"all": np.subtract(first[k]["bootstrap"]["replicates"]["all"],
-                                                                 second[k]["bootstrap"]["replicates"]["all"])}}}
+    delta = {k: {"bootstrap": {"best_vs_best": {"all": {"gain": gain(first[k], key) - gain(second[k], key)}},
+                               "replicates": {"all": np.subtract(first[k]["bootstrap"]["replicates"][key],
+                                                                 second[k]["bootstrap"]["replicates"][key])}}}
              for k in both}
     return (*pooled(delta), len(both))
 
@@ -150,26 +155,40 @@ def variance_split(gains):
     tree = {}
     for (d, s, _), g in gains.items():
         tree.setdefault(d, {}).setdefault(s, []).append(g)
-    var = lambda v: statistics.variance(v) if len(v) > 1 else None
     n_ssd = min(len(x) for b in tree.values() for x in b.values())
     n_base = min(len(b) for b in tree.values())
-    v_ssd = [var(x) for b in tree.values() for x in b.values()]
+    v_ssd = [_variance(x) for b in tree.values() for x in b.values()]
     v_ssd = statistics.mean(v_ssd) if None not in v_ssd else None
-    v_base = [var([statistics.mean(x) for x in b.values()]) for b in tree.values()]
+    v_base = [_variance([statistics.mean(x) for x in b.values()]) for b in tree.values()]
     v_base = statistics.mean(v_base) if None not in v_base else None
-    v_draw = var([statistics.mean([statistics.mean(x) for x in b.values()]) for b in tree.values()])
+    v_draw = _variance([statistics.mean([statistics.mean(x) for x in b.values()]) for b in tree.values()])
     if v_base is not None and v_ssd is not None:
         v_base = max(0.0, v_base - v_ssd / n_ssd)
     if v_draw is not None and v_base is not None:
         v_draw = max(0.0, v_draw - v_base / n_base - (v_ssd or 0.0) / (n_base * n_ssd))
-    sd = lambda v: None if v is None else v ** 0.5
-    return {"draw": sd(v_draw), "base": sd(v_base), "ssd": sd(v_ssd)}
+    return {"draw": _sd(v_draw), "base": _sd(v_base), "ssd": _sd(v_ssd)}
+
+
+def _variance(values):
+    return statistics.variance(values) if len(values) > 1 else None
+
+
+def _sd(variance):
+    return None if variance is None else variance ** 0.5
+
+
+def points(x):
+    """A fraction in percentage points, one decimal ("-" for None)."""
+    return "-" if x is None else f"{100 * x:.1f}"
 
 
 def summarize(out, draws, seeds, ssd_seeds, runs=RUNS):
     """Write out/study.md: the pooled table per recipe, then every run."""
-    ppt = lambda x: "-" if x is None else f"{100 * x:.1f}"
-    found = {run: reports for run in runs if (reports := load_reports(out, draws, seeds, ssd_seeds, run))}
+    found = {}
+    for run in runs:
+        reports = load_reports(out, draws, seeds, ssd_seeds, run)
+        if reports:
+            found[run] = reports
     if not found:
         raise SystemExit(f"error: no study has run in {out} for draws {','.join(map(str, draws))}, seeds "
                          f"{','.join(map(str, seeds))} (no RUN_report.json there): run `python lab/study.py` first")
@@ -185,9 +204,11 @@ def summarize(out, draws, seeds, ssd_seeds, runs=RUNS):
         pooled_rows.append([run, len(reports), ci(m, lo, hi),
                             " / ".join(f"{100 * g:+.1f}" for g in by_draw),
                             ci(*hm),
-                            ppt(split["draw"]), ppt(split["base"]), ppt(split["ssd"]), ppt(eval_sd), f"{100 * bad:.1f} %"])
+                            points(split["draw"]), points(split["base"]), points(split["ssd"]), points(eval_sd),
+                            f"{100 * bad:.1f} %"])
         for (d, s, x), r in reports.items():
-            base, ssd = (max(r["sweeps"][n], key=lambda t: t["pass@1"]) for n in ("base", "SSD"))
+            base = max(r["sweeps"]["base"], key=lambda t: t["pass@1"])    # each model at its best T
+            ssd = max(r["sweeps"]["SSD"], key=lambda t: t["pass@1"])
             g = r["bootstrap"]["best_vs_best"]["all"]
             run_rows.append([run, d, s, "-" if x is None else x,
                              f"{base['pass@1']:.3f} ({base['temperature']:g}) -> {ssd['pass@1']:.3f} ({ssd['temperature']:g})",

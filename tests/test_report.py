@@ -2,7 +2,8 @@
 work out by hand: resampling 2 problems gives 3 distinct outcomes with chances 1/4, 1/2, 1/4."""
 import pytest
 
-from report import comparison_table, line_chart, paired_bootstrap, pp
+from report import comparison_table, paired_bootstrap, pp
+from tables import line_chart
 
 
 def sweep(temps_to_passes, n=5):
@@ -21,6 +22,8 @@ def test_two_problems_one_temperature_give_the_hand_computed_interval():
     ci = paired_bootstrap({"base": sweep({0.7: [0, 5]}), "SSD": sweep({0.7: [5, 5]})}, SAME, resamples=4000)
     assert ci["best_vs_best"]["all"] == {"gain": 0.5, "low": 0.0, "high": 1.0}
     assert ci["at_temperature"] == [{"temperature": 0.7, "gain": 0.5, "low": 0.0, "high": 1.0}]
+    # the resampled gains are kept for pooling over runs, best vs best and at each T: each is 0, 0.5 or 1
+    assert set(ci["replicates"]["all"]) == set(ci["replicates"]["T0.7"]) == {0.0, 0.5, 1.0}
 
 
 def test_identical_models_gain_exactly_zero_in_every_resample():
