@@ -64,20 +64,22 @@ def paired_bootstrap(sweeps, difficulty, resamples=2000, seed=0):
     def gain_at_best(cols=slice(None)):
         return mean_pass(b, cols)[rows, best[b]] - mean_pass(a, cols)[rows, best[a]]
 
-    def interval(g):
+    def percentile_interval(g):
         low, high = np.percentile(g[1:], [2.5, 97.5])
         return {"gain": float(g[0]), "low": float(low), "high": float(high)}
     by = {"all": gain_at_best(), **{d: gain_at_best(idx) for d, idx in groups.items() if d != "all"}}
-    out = {"resamples": resamples, "best_vs_best": {d: interval(g) for d, g in by.items()}}
+    out = {"resamples": resamples, "best_vs_best": {d: percentile_interval(g) for d, g in by.items()}}
     if {"easy", "hard"} <= set(by):
-        out["hard_minus_easy"] = interval(by["hard"] - by["easy"])
-    out["at_temperature"] = [{"temperature": t, **interval(mean_pass(b)[:, j] - mean_pass(a)[:, j])}
+        out["hard_minus_easy"] = percentile_interval(by["hard"] - by["easy"])
+    out["at_temperature"] = [{"temperature": t, **percentile_interval(mean_pass(b)[:, j] - mean_pass(a)[:, j])}
                              for j, t in enumerate(temps)]
     out["best_T_share"] = {m: {f"{t:g}": float((best[m][1:] == j).mean()) for j, t in enumerate(temps)} for m in (a, b)}
     # the resampled gains themselves, for study.py's pooled intervals over several runs
     out["replicates"] = {"all": np.round(by["all"][1:], 5).tolist()}
     if "hard_minus_easy" in out:
         out["replicates"]["hard_minus_easy"] = np.round(by["hard"][1:] - by["easy"][1:], 5).tolist()
+    for j, t in enumerate(temps):   # both models at one T: "T0.7", ...
+        out["replicates"][f"T{t:g}"] = np.round(mean_pass(b)[1:, j] - mean_pass(a)[1:, j], 5).tolist()
     return out
 
 
