@@ -75,7 +75,8 @@ What it does NOT protect against (run truly hostile code in a VM or container):
 - Not run as root, the program runs as you: it can read and write your files (evaluate.py's and
   its results among them), kill your processes (the evaluator too: a dead worker is replaced and
   the program fails), read the memory and environment of those that are dumpable (the evaluator
-  and its workers are not), make System V IPC objects that outlive it, and what it leaves in /tmp
+  while it judges and its workers are not, but a new worker is for the few ms before its first
+  line runs), make System V IPC objects that outlive it, and what it leaves in /tmp
   cannot be told from your files. The evaluator says so in one line when it starts.
 A stdin problem's cases run in one process, each with a fresh __main__ and its own stdin: imports
 and changes to builtins carry over from case to case, and os._exit ends them all.
