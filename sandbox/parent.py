@@ -14,7 +14,7 @@ import select
 import signal
 import sys
 
-from sandbox import cleanup
+from sandbox.cleanup import remove_tree
 from sandbox.common import (ENV, JUDGE_BUSY, PR_GET_DUMPABLE, PR_SET_DUMPABLE, SANDBOX_UID, WORKER_DIED, prctl,
                             short)
 
@@ -285,7 +285,7 @@ def run_all(jobs, workers=None, timeout=3.0, memory_mb=512, progress=True, each=
         for s in held:
             s.close()
         if base is not None:
-            cleanup.remove_tree(base)
+            remove_tree(base)
         if dumpable > 0:
             prctl(PR_SET_DUMPABLE, dumpable)
         if catch:

@@ -25,7 +25,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if __name__ == "__main__":                             # the package's folder is not on an isolated path
     sys.path.insert(0, ROOT)
 
-from sandbox import cleanup                            # noqa: E402
+from sandbox.cleanup import (clean_ipc, clean_shared, empty_dir, kill_group, private_ipc,  # noqa: E402
+                             reap_orphans)
 from sandbox.common import (JUDGE_BUSY, JUDGE_GRACE, JUDGE_MEMORY, OUTPUT_CAP, PATH_FD,  # noqa: E402
                             PR_SET_CHILD_SUBREAPER, PR_SET_PDEATHSIG, WORKER_DIED, libc, prctl, readable, short,
                             write_all)
@@ -179,18 +180,18 @@ def zygote_main(cfg, judge_pid, commands, ends, answers, requests, replies, pare
         return
     prctl(PR_SET_CHILD_SUBREAPER, 1)                   # orphaned descendants come back to us
     uid = cfg["uid"]
-    if uid is not None and not cleanup.private_ipc():  # else System V objects are removed one by one
+    if uid is not None and not private_ipc():  # else System V objects are removed one by one
         cfg["ipc_cleanup"] = True
     gc.freeze()                                        # keep the children's copies of our pages shared
     commands = os.fdopen(commands, "rb")
     if uid is not None:                                # what an evaluator that was killed left behind
-        cleanup.clean_shared(uid, again=True)
-    cfg["workdir"] = cleanup.empty_dir(os.path.join(cfg["dir"], cfg["name"]), uid, set_aside=True)
+        clean_shared(uid, again=True)
+    cfg["workdir"] = empty_dir(os.path.join(cfg["dir"], cfg["name"]), uid, set_aside=True)
     write_all(answers, b'{"ready": true}\n')
     try:
         _serve(cfg, judge_pid, commands, ends, answers, requests, replies, parent)
     except _JudgeGone:                                 # kill the program and all it left, whatever it was doing
-        cleanup.reap_orphans()
+        reap_orphans()
 
 
 class _JudgeGone(BaseException):
@@ -223,9 +224,9 @@ def _serve(cfg, judge_pid, commands, ends, answers, requests, replies, parent):
             timed_out = not readable(pidfd, cfg["timeout"])
             os.close(pidfd)
         os.kill(pid, signal.SIGKILL)
-        cleanup.kill_group(pid)                        # and whatever it left running
+        kill_group(pid)                        # and whatever it left running
         status = os.waitpid(pid, 0)[1]
-        cleanup.reap_orphans()
+        reap_orphans()
         stdout = os.pread(out, min(os.fstat(out).st_size, OUTPUT_CAP), 0) if job["inputs"] is not None else b""
         stderr = os.pread(err, 2000, max(0, os.fstat(err).st_size - 2000)).decode("utf-8", "replace")
         for fd in (out, err):
@@ -244,15 +245,15 @@ def _clean_after(cfg):
     removed. Nothing a program left may stop this loop: an error here is swallowed, and what
     could not be removed waits for the next program's cleanup (and the parent's, at the end)."""
     try:
-        cfg["workdir"] = cleanup.empty_dir(cfg["workdir"], cfg["uid"])
+        cfg["workdir"] = empty_dir(cfg["workdir"], cfg["uid"])
     except Exception:
         pass
     if cfg["uid"] is None:
         return
     try:
-        cleanup.clean_shared(cfg["uid"])
+        clean_shared(cfg["uid"])
         if cfg.get("ipc_cleanup"):
-            cleanup.clean_ipc(cfg["uid"])
+            clean_ipc(cfg["uid"])
     except Exception:
         pass
 
