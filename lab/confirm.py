@@ -27,13 +27,14 @@ from data import run_main, unwritable          # noqa: E402
 from tables import markdown_table              # noqa: E402
 
 PRIMARY = "T0.7"                               # both models at the demo's usual best temperature
-HYPOTHESES = [   # (what is predicted, the variant compared with the reference ssd_sX)
-    ("a third round beats one: > 0", "round3"),
-    ("two samples per prompt beat one, same prompts: > 0", "n2"),
-    ("two samples per prompt beat one, same total: > 0", "n2_same_total"),
-    ("4,000 prompts beat 2,000: > 0", "prompts4000"),
-    ("an online teacher does worse than a frozen one: < 0", "online"),
+HYPOTHESES = [   # (what is predicted, the variant compared with the reference ssd_sX, the predicted sign)
+    ("H1 a third round beats one: > 0", "round3", +1),
+    ("H2 two samples per prompt beat one, same prompts: > 0", "n2", +1),
+    ("H3 two samples per prompt beat one, same total: > 0", "n2_same_total", +1),
+    ("H4 4,000 prompts beat 2,000: > 0", "prompts4000", +1),
+    ("H5 an online teacher does worse than a frozen one: < 0", "online", -1),
 ]
+NEGLIGIBLE = 0.01                              # the decision rule's "no effect worth the name": within +-1 pp
 VARIANTS = {name: flags for q in atlas.QUESTIONS.values() for name, flags in q}   # round2: round3's teacher
 RUNS = ["round2", "round3", "n2", "n2_same_total", "prompts4000", "online"]
 
@@ -55,41 +56,69 @@ def run_draw(out, draw, seeds, ssd_seeds, extra):
 
 def load(out, draws, seeds, ssd_seeds, run):
     """{(draw, base seed, SSD seed): report} of one run's reports that exist."""
+    def name(ssd_seed):
+        return f"ssd_s{ssd_seed}" if run == "ssd" else atlas.named(run, [], ssd_seed)[0]
     found = {}
     for d in draws:
-        found.update({(d, *k[1:]): r for k, r in
-                      atlas.load_runs(os.path.join(out, f"draw{d}"), seeds, ssd_seeds,
-                                      lambda x: f"ssd_s{x}" if run == "ssd" else atlas.named(run, [], x)[0]).items()})
+        for k, r in atlas.load_runs(os.path.join(out, f"draw{d}"), seeds, ssd_seeds, name).items():
+            found[(d, *k[1:])] = r
     return found
+
+
+def points(sd):
+    return "-" if sd is None else f"{100 * sd:.1f}"
+
+
+def verdict(low, high, sign):
+    """The pre-registered decision rule on a 95 % interval (fractions): confirmed when it lies wholly
+    on the predicted side of 0, refuted when wholly on the other side or wholly within +-1 pp, left
+    open otherwise. The rule did not say which wins when an interval is on the predicted side and
+    within +-1 pp at once: we say both."""
+    on_side = low > 0 if sign > 0 else high < 0
+    against = high < 0 if sign > 0 else low > 0
+    small = -NEGLIGIBLE <= low and high <= NEGLIGIBLE
+    if on_side:
+        return "confirmed, but under 1 pp" if small else "confirmed"
+    return "refuted" if against or small else "left open"
 
 
 def summarize(out, draws, seeds, ssd_seeds):
     ref = load(out, draws, seeds, ssd_seeds, "ssd")
     if not ref:
         raise SystemExit(f"error: no reference runs in {out} (run `python lab/confirm.py` first)")
-    rows, runs = [], []
-    for claim, run in HYPOTHESES:
+    rows, runs, spreads = [], [], []
+    for claim, run, sign in HYPOTHESES:
         reps = load(out, draws, seeds, ssd_seeds, run)
-        cells = [claim, len(reps)]
+        cells, verdicts = [claim, len(reps)], []
         for key in (PRIMARY, "all"):
             d = study.pooled_difference(reps, ref, key)
             cells.append("-" if d is None else study.ci(*d[:3]))
-        rows.append(cells)
-        for k in sorted(reps):
-            runs.append([run, *k, f"{100 * (study.gain(reps[k], PRIMARY) - study.gain(ref[k], PRIMARY)):+.1f}"
-                         if k in ref else "-", f"{100 * (study.gain(reps[k]) - study.gain(ref[k])):+.1f}" if k in ref else "-"])
+            verdicts.append("-" if d is None else verdict(d[1], d[2], sign))
+        rows.append(cells + verdicts)
+        both = sorted(k for k in reps if k in ref)
+        for k in both:
+            runs.append([run, *k, f"{100 * (study.gain(reps[k], PRIMARY) - study.gain(ref[k], PRIMARY)):+.1f}",
+                         f"{100 * (study.gain(reps[k]) - study.gain(ref[k])):+.1f}"])
+        if both:
+            split = study.variance_split({k: study.gain(reps[k], PRIMARY) - study.gain(ref[k], PRIMARY) for k in both})
+            spreads.append([run, *(points(split[level]) for level in ("draw", "base", "ssd"))])
+    hard = study.pooled(ref, "hard_minus_easy")
     reference = [["ssd (reference): gain over the base", len(ref), study.ci(*study.pooled(ref, PRIMARY)),
-                  study.ci(*study.pooled(ref))],
-                 ["hard gain - easy gain, reference", len(ref), "-", study.ci(*study.pooled(ref, "hard_minus_easy"))]]
-    spread = study.variance_split({k: study.gain(r, PRIMARY) for k, r in ref.items()})
-    ppt = lambda v: "-" if v is None else f"{100 * v:.1f}"
+                  study.ci(*study.pooled(ref)), "-", "-"],
+                 ["H6 hard gain - easy gain, reference: > 0", len(ref), "-", study.ci(*hard),
+                  verdict(hard[1], hard[2], +1), "-"]]
+    split = study.variance_split({k: study.gain(r, PRIMARY) for k, r in ref.items()})
+    spreads.append(["ssd (reference): gain", *(points(split[level]) for level in ("draw", "base", "ssd"))])
     text = "\n\n".join([
         f"The atlas's leads on fresh draws {', '.join(map(str, draws))} x base seeds {seeds} x SSD seeds {ssd_seeds}: "
         "each variant minus the reference on the same base and SSD seed, pp, pooled with a hierarchical bootstrap "
-        "(95 % CI); first both models at T 0.7 (primary), then best vs best",
-        markdown_table(["hypothesis", "runs", "difference at T 0.7", "difference best vs best"], rows + reference),
-        f"The reference's gain at T 0.7, spread (SD, pp): draw {ppt(spread['draw'])}, base {ppt(spread['base'])}, "
-        f"SSD seed {ppt(spread['ssd'])}",
+        "(95 % CI); first both models at T 0.7 (primary), then best vs best. The verdict is the pre-registered "
+        "rule's on the primary endpoint (H6: best vs best, the only one it has); best vs best's is support only",
+        markdown_table(["hypothesis", "runs", "difference at T 0.7", "difference best vs best", "verdict",
+                        "best vs best would say"], rows + reference),
+        "Where the spread comes from, at T 0.7 (SD in pp of each run's difference, or of the reference's gain; "
+        "method of moments, '0.0' where a level adds nothing beyond the one below it)",
+        markdown_table(["what", "draw", "base seed", "SSD seed"], spreads),
         "Every run: variant minus reference, pp",
         markdown_table(["run", "draw", "base seed", "SSD seed", "at T 0.7", "best vs best"], runs)])
     with open(os.path.join(out, "confirm.md"), "w") as f:
