@@ -236,6 +236,9 @@ def train(args, pairs, val_pairs, ckpt_path, prompt_loss=True, init_state=None, 
         loss = train_step(net, model, opt, x, y, per_seq, args)
         tokens += x.numel() * world
         done = step + 1
+        if not math.isfinite(loss.item()):   # diverged: every later step and sample would be nan; the last good file stays
+            raise SystemExit(f"error: training diverged at step {done} (loss {loss.item()}) with learning rate "
+                             f"{args.lr:g}: try a lower one; {os.path.basename(ckpt_path)} was not overwritten")
         if rank == 0 and (done % args.eval_interval == 0 or done == args.max_steps):
             vl = val_loss(model, val_pairs, args, prompt_loss)
             history.append({"step": done, "train_loss": loss.item(), "val_loss": vl})

@@ -302,6 +302,20 @@ def test_a_crafted_config_is_refused_before_any_model_is_built(lab, tmp_path, mo
     assert "\n" not in e.value.code
 
 
+def test_a_model_for_another_vocabulary_is_refused_with_both_sizes(lab, tmp_path):
+    # a consistent, checksummed model of 1,000 tokens: whole, but its ids would be another tokenizer's
+    ckpt = torch.load(lab["out"] / "base.pt", weights_only=True)
+    ckpt["config"]["vocab_size"] = 1000
+    for name in ("wte.weight", "lm_head.weight"):
+        ckpt["model"][name] = ckpt["model"][name][:1000].clone()
+    ckpt["checksum"] = checksum({k: v for k, v in ckpt.items() if k != "checksum"})
+    torch.save(ckpt, tmp_path / "other.pt")
+    with pytest.raises(SystemExit) as e:
+        sample.main([f"--ckpt={tmp_path / 'other.pt'}"])
+    assert "vocabulary of 1000 tokens, the project's tokenizer has 1024" in e.value.code
+    assert "\n" not in e.value.code
+
+
 def test_forks_on_a_model_too_weak_to_have_locks_leaves_those_rows_blank(lab, tmp_path, capsys):
     # six steps of training: every position is above 3 bits, so there is no lock to measure at
     report = tmp_path / "forks.json"

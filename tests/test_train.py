@@ -33,6 +33,14 @@ def test_a_few_steps_lower_the_loss_and_write_a_complete_checkpoint(tiny_data, t
     assert not list(tmp_path.glob("*.tmp"))
 
 
+def test_a_diverging_run_stops_at_the_first_nan_with_one_line_and_saves_nothing(tiny_data, tmp_path):
+    # a learning rate of 1,000 turns the weights into inf and the loss into nan within a few steps
+    with pytest.raises(SystemExit) as e:
+        train.main(TINY + [f"--data_dir={tiny_data}", f"--out_dir={tmp_path}", "--max_steps=20", "--lr=1e3"])
+    assert e.value.code.startswith("error: training diverged at step ") and "learning rate 1000" in e.value.code
+    assert "\n" not in e.value.code and not (tmp_path / "base.pt").exists()
+
+
 def test_collate_masks_padding_and_optionally_the_prompt():
     x, y = train.collate([([1, 2, 3], [4, 5]), ([6], [7])], block_size=16, prompt_loss=False, multiple=1)
     # sequence 1 is 1 2 3 4 5: inputs 1 2 3 4, targets 2 3 4 5; targets 2 and 3 are prompt tokens
