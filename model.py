@@ -337,6 +337,8 @@ def config_problem(config, state):
         if not (isinstance(t, torch.Tensor) and t.is_floating_point() and tuple(t.shape) == shape):
             got = f"shape {tuple(t.shape)}" if isinstance(t, torch.Tensor) else "none" if t is None else type(t).__name__
             return f"its weight {name} should be a float tensor of shape {shape} by its config, got {got}"
+        if not torch.isfinite(t).all():   # what a diverged run leaves: its samples would be empty, silently
+            return f"its weight {name} holds nan or inf (a training run that diverged?)"
     return None
 
 

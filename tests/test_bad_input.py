@@ -302,6 +302,16 @@ def test_a_crafted_config_is_refused_before_any_model_is_built(lab, tmp_path, mo
     assert "\n" not in e.value.code
 
 
+def test_a_model_with_nan_weights_is_refused_by_name(lab, tmp_path):
+    ckpt = torch.load(lab["out"] / "base.pt", weights_only=True)
+    ckpt["model"]["ln_f.weight"][3] = float("nan")                 # what a diverged run would have saved
+    ckpt["checksum"] = checksum({k: v for k, v in ckpt.items() if k != "checksum"})
+    torch.save(ckpt, tmp_path / "nan.pt")
+    with pytest.raises(SystemExit) as e:
+        sample.main([f"--ckpt={tmp_path / 'nan.pt'}"])
+    assert e.value.code.endswith("its weight ln_f.weight holds nan or inf (a training run that diverged?)")
+
+
 def test_a_model_for_another_vocabulary_is_refused_with_both_sizes(lab, tmp_path):
     # a consistent, checksummed model of 1,000 tokens: whole, but its ids would be another tokenizer's
     ckpt = torch.load(lab["out"] / "base.pt", weights_only=True)
