@@ -86,7 +86,7 @@ def summarize(out, draws, seeds, ssd_seeds):
     ref = load(out, draws, seeds, ssd_seeds, "ssd")
     if not ref:
         raise SystemExit(f"error: no reference runs in {out} (run `python lab/confirm.py` first)")
-    rows, runs, spreads = [], [], []
+    rows, spreads, each = [], [], {k: [] for k in sorted(ref)}
     for claim, run, sign in HYPOTHESES:
         reps = load(out, draws, seeds, ssd_seeds, run)
         cells, verdicts = [claim, len(reps)], []
@@ -96,9 +96,9 @@ def summarize(out, draws, seeds, ssd_seeds):
             verdicts.append("-" if d is None else verdict(d[1], d[2], sign))
         rows.append(cells + verdicts)
         both = sorted(k for k in reps if k in ref)
-        for k in both:
-            runs.append([run, *k, f"{100 * (study.gain(reps[k], PRIMARY) - study.gain(ref[k], PRIMARY)):+.1f}",
-                         f"{100 * (study.gain(reps[k]) - study.gain(ref[k])):+.1f}"])
+        for k in each:
+            each[k].append(f"{100 * (study.gain(reps[k], PRIMARY) - study.gain(ref[k], PRIMARY)):+.1f} / "
+                           f"{100 * (study.gain(reps[k]) - study.gain(ref[k])):+.1f}" if k in reps else "-")
         if both:
             split = study.variance_split({k: study.gain(reps[k], PRIMARY) - study.gain(ref[k], PRIMARY) for k in both})
             spreads.append([run, *(points(split[level]) for level in ("draw", "base", "ssd"))])
@@ -119,8 +119,11 @@ def summarize(out, draws, seeds, ssd_seeds):
         "Where the spread comes from, at T 0.7 (SD in pp of each run's difference, or of the reference's gain; "
         "method of moments, '0.0' where a level adds nothing beyond the one below it)",
         markdown_table(["what", "draw", "base seed", "SSD seed"], spreads),
-        "Every run: variant minus reference, pp",
-        markdown_table(["run", "draw", "base seed", "SSD seed", "at T 0.7", "best vs best"], runs)])
+        "Every run (draw, base seed, SSD seed): the reference's gain over the base, then each variant minus the "
+        "reference; pp, at T 0.7 / best vs best",
+        markdown_table(["draw", "base seed", "SSD seed", "reference", *(run for _, run, _ in HYPOTHESES)],
+                       [[*k, f"{100 * study.gain(ref[k], PRIMARY):+.1f} / {100 * study.gain(ref[k]):+.1f}", *cells]
+                        for k, cells in each.items()])])
     with open(os.path.join(out, "confirm.md"), "w") as f:
         f.write(text + "\n")
     print(text)

@@ -30,7 +30,8 @@ def test_each_variant_is_compared_with_the_reference_of_the_same_run(tmp_path, c
             "| confirmed | confirmed |" in text)
     assert "| H2 two samples per prompt beat one, same prompts: > 0 | 2 | +1.0 (+1.0 .. +1.0) | +0.0 (+0.0 .. +0.0) |" in text
     assert "| H6 hard gain - easy gain, reference: > 0 | 2 | - | -1.0 (-1.0 .. -1.0) | refuted | - |" in text
-    assert "| online | 62 | 0 | 0 | -10.0 | -2.0 |" in text
+    # every run in one row: the reference's gain, then each variant's difference (at T 0.7 / best vs best)
+    assert "| 62 | 0 | 0 | +6.0 / +8.0 | +2.0 / +5.0 | +1.0 / +0.0 | +0.0 / +1.0 | +3.0 / +4.0 | -10.0 / -2.0 |" in text
     assert text in capsys.readouterr().out
 
 
