@@ -301,6 +301,11 @@ def load_checkpoint(path, device="cpu"):
     why = config_problem(ckpt["config"], ckpt["model"])
     if why:   # the checksum needs no secret: a crafted file has a valid one, so its numbers are checked too
         raise SystemExit(f"error: {path} is not a model this project can build: {why}")
+    from data.tokenizer import get_tokenizer   # here, not at the top: the model itself needs no tokenizer
+    theirs, ours = GPTConfig(**ckpt["config"]).vocab_size, get_tokenizer().n_vocab
+    if theirs != ours:   # its token ids would mean other text (or index past the embedding table)
+        raise SystemExit(f"error: {path} was trained for a vocabulary of {theirs} tokens, the project's tokenizer "
+                         f"has {ours} (retrained since?): train the model again")
     return ckpt
 
 
@@ -345,11 +350,6 @@ def config_problem(config, state):
 def load_model(path, device="cpu"):
     """The GPT stored in a train.py checkpoint, in eval mode, and the checkpoint dict."""
     ckpt = load_checkpoint(path, device)
-    from data.tokenizer import get_tokenizer   # here, not at the top: the model itself needs no tokenizer
-    ours = get_tokenizer().n_vocab
-    if ckpt["config"]["vocab_size"] != ours:   # its token ids would mean other text (or index past the table)
-        raise SystemExit(f"error: {path} was trained for a vocabulary of {ckpt['config']['vocab_size']} tokens, "
-                         f"the project's tokenizer has {ours} (retrained since?): train the model again")
     try:
         model = GPT(GPTConfig(**ckpt["config"])).to(device)
         model.load_state_dict(ckpt["model"])

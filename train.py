@@ -236,20 +236,34 @@ def train(args, pairs, val_pairs, ckpt_path, prompt_loss=True, init_state=None, 
         loss = train_step(net, model, opt, x, y, per_seq, args)
         tokens += x.numel() * world
         done = step + 1
-        if not math.isfinite(loss.item()):   # diverged: every later step and sample would be nan; the last good file stays
-            raise SystemExit(f"error: training diverged at step {done} (loss {loss.item()}) with learning rate "
-                             f"{args.lr:g}: try a lower one; {os.path.basename(ckpt_path)} was not overwritten")
+        saving = rank == 0 and (done % args.ckpt_interval == 0 or done == args.max_steps)
+        if not sound(loss, model, world, saving):   # every later step and sample would be nan
+            raise SystemExit(f"error: training diverged at step {done} with learning rate {args.lr:g} (try a lower "
+                             f"one); {os.path.basename(ckpt_path)} holds the last weights saved before it, if any")
         if rank == 0 and (done % args.eval_interval == 0 or done == args.max_steps):
             vl = val_loss(model, val_pairs, args, prompt_loss)
             history.append({"step": done, "train_loss": loss.item(), "val_loss": vl})
             bar.write(f"step {done}: train loss {loss.item():.4f}, val loss {vl:.4f}")
-        if rank == 0 and (done % args.ckpt_interval == 0 or done == args.max_steps):
+        if saving:
             save_checkpoint(ckpt_path, model, opt, done, args, history, fingerprint)
         bar.set_postfix(loss=f"{loss.item():.3f}", val=f"{vl:.3f}", tok_s=f"{tokens / (time.time() - t0):.0f}")
     bar.close()
     if world > 1:
         dist.barrier()   # the others wait for rank 0's last checkpoint
     return model.eval()
+
+
+def sound(loss, model, world, saving):
+    """Whether training is still sound: this step's loss is finite and, before a save, every weight
+    (the update comes after the loss, so it can break the weights a finite loss measured). Several
+    processes decide together: one that stopped alone would leave the rest waiting forever at the
+    next gradient sync."""
+    ok = math.isfinite(loss.item()) and not (saving and any(not torch.isfinite(p).all() for p in model.parameters()))
+    if world > 1:
+        flag = torch.tensor(float(ok), device=loss.device)
+        dist.all_reduce(flag, op=dist.ReduceOp.MIN)
+        ok = flag.item() == 1.0
+    return ok
 
 
 # --- the stages -----------------------------------------------------------------------------

@@ -89,13 +89,13 @@ def summarize(out, draws, seeds, ssd_seeds):
     rows, spreads, each = [], [], {k: [] for k in sorted(ref)}
     for claim, run, sign in HYPOTHESES:
         reps = load(out, draws, seeds, ssd_seeds, run)
-        cells, verdicts = [claim, len(reps)], []
+        both = sorted(k for k in reps if k in ref)                # the runs that pair with a reference
+        cells, verdicts = [claim, len(both)], []
         for key in (PRIMARY, "all"):
             d = study.pooled_difference(reps, ref, key)
             cells.append("-" if d is None else study.ci(*d[:3]))
             verdicts.append("-" if d is None else verdict(d[1], d[2], sign))
         rows.append(cells + verdicts)
-        both = sorted(k for k in reps if k in ref)
         for k in each:
             each[k].append(f"{100 * (study.gain(reps[k], PRIMARY) - study.gain(ref[k], PRIMARY)):+.1f} / "
                            f"{100 * (study.gain(reps[k]) - study.gain(ref[k])):+.1f}" if k in reps else "-")

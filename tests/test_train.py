@@ -41,6 +41,17 @@ def test_a_diverging_run_stops_at_the_first_nan_with_one_line_and_saves_nothing(
     assert "\n" not in e.value.code and not (tmp_path / "base.pt").exists()
 
 
+def test_weights_broken_by_the_last_update_are_caught_before_a_save_even_with_a_finite_loss():
+    model = GPT(GPTConfig(vocab_size=64, block_size=16, n_layer=1, n_head=2, n_embd=16))
+    loss = torch.tensor(2.5)                                        # measured before the update that broke the weights
+    assert train.sound(loss, model, world=1, saving=True)
+    with torch.no_grad():
+        model.ln_f.weight[0] = float("inf")
+    assert not train.sound(loss, model, world=1, saving=True)       # no checkpoint of these weights is written
+    assert train.sound(loss, model, world=1, saving=False)          # between saves only the loss is checked (cheap)
+    assert not train.sound(torch.tensor(float("nan")), model, world=1, saving=False)
+
+
 def test_collate_masks_padding_and_optionally_the_prompt():
     x, y = train.collate([([1, 2, 3], [4, 5]), ([6], [7])], block_size=16, prompt_loss=False, multiple=1)
     # sequence 1 is 1 2 3 4 5: inputs 1 2 3 4, targets 2 3 4 5; targets 2 and 3 are prompt tokens
