@@ -1,4 +1,5 @@
-"""torchrun with 2 CPU processes (gloo) trains the same model as one process with the same global batch."""
+"""torchrun with 2 CPU processes (gloo) trains the same model as one process with the same global batch, and
+stops every process together when one of them diverges."""
 import os
 import subprocess
 import sys
@@ -6,6 +7,9 @@ import sys
 import pytest
 from conftest import copy_benchmark
 import torch
+
+import train
+from model import GPT, GPTConfig
 
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -59,3 +63,21 @@ def positions_every_step_reaches(data_dir):
     reach = [min(n - 1, args.block_size) for n in lengths]                # input positions of each sequence
     return min(max(reach[i] for i in train.batch_indices(step, lengths, args.batch_size, args.seed))
                for step in range(args.max_steps))
+
+
+
+def _sound_on(rank, port, losses, out):
+    import torch.distributed as dist
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=2)
+    model = GPT(GPTConfig(vocab_size=64, block_size=16, n_layer=1, n_head=2, n_embd=16))
+    verdict = train.sound(torch.tensor(losses[rank]), model, world=2, saving=False)
+    (out / f"rank{rank}").write_text(str(verdict))
+    dist.destroy_process_group()
+
+
+@pytest.mark.slow
+def test_one_process_with_a_nan_loss_stops_every_process_not_only_itself(tmp_path):
+    # rank 0's batch overflowed, rank 1's did not: had rank 0 stopped alone, rank 1 would wait forever
+    # at the next gradient sync. Both must decide "not sound" together.
+    torch.multiprocessing.spawn(_sound_on, args=(29519, [float("nan"), 1.0], tmp_path), nprocs=2)
+    assert (tmp_path / "rank0").read_text() == "False" and (tmp_path / "rank1").read_text() == "False"
