@@ -65,8 +65,10 @@ def load(out, draws, seeds, ssd_seeds, run):
     return found
 
 
-def points(sd):
-    return "-" if sd is None else f"{100 * sd:.1f}"
+def spread_row(what, gains):
+    """A row of the spread table: study.variance_split's SDs of {(draw, base, SSD seed): gain}, in pp."""
+    split = study.variance_split(gains)
+    return [what, *("-" if split[level] is None else f"{100 * split[level]:.1f}" for level in ("draw", "base", "ssd"))]
 
 
 def verdict(low, high, sign):
@@ -100,15 +102,13 @@ def summarize(out, draws, seeds, ssd_seeds):
             each[k].append(f"{100 * (study.gain(reps[k], PRIMARY) - study.gain(ref[k], PRIMARY)):+.1f} / "
                            f"{100 * (study.gain(reps[k]) - study.gain(ref[k])):+.1f}" if k in reps else "-")
         if both:
-            split = study.variance_split({k: study.gain(reps[k], PRIMARY) - study.gain(ref[k], PRIMARY) for k in both})
-            spreads.append([run, *(points(split[level]) for level in ("draw", "base", "ssd"))])
+            spreads.append(spread_row(run, {k: study.gain(reps[k], PRIMARY) - study.gain(ref[k], PRIMARY) for k in both}))
     hard = study.pooled(ref, "hard_minus_easy")
     reference = [["ssd (reference): gain over the base", len(ref), study.ci(*study.pooled(ref, PRIMARY)),
                   study.ci(*study.pooled(ref)), "-", "-"],
                  ["H6 hard gain - easy gain, reference: > 0", len(ref), "-", study.ci(*hard),
                   verdict(hard[1], hard[2], +1), "-"]]
-    split = study.variance_split({k: study.gain(r, PRIMARY) for k, r in ref.items()})
-    spreads.append(["ssd (reference): gain", *(points(split[level]) for level in ("draw", "base", "ssd"))])
+    spreads.append(spread_row("ssd (reference): gain", {k: study.gain(r, PRIMARY) for k, r in ref.items()}))
     text = "\n\n".join([
         f"The atlas's leads on fresh draws {', '.join(map(str, draws))} x base seeds {seeds} x SSD seeds {ssd_seeds}: "
         "each variant minus the reference on the same base and SSD seed, pp, pooled with a hierarchical bootstrap "
